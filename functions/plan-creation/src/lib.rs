@@ -1,0 +1,276 @@
+//! The plan-creation function: the operator API for creditors and plans.
+//!
+//! One axum [`Router`] maps HTTP requests to the use cases of `tranche_domain::use_cases`;
+//! the same router is mounted by the local host (`tranche serve`) and, in AWS, served through
+//! `lambda_http` behind API Gateway.
+//!
+//! # Layout
+//!
+//! - [`router`]: the routes, bearer-key authentication and idempotent creates.
+//! - [`problem`]: `application/problem+json` errors.
+
+pub mod problem;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tranche_domain::error::StoreError;
+use tranche_domain::plan::Plan;
+use tranche_domain::ports::{IdempotencyRecord, Ports, StoredResponse};
+use tranche_domain::secrets::sha256_hex;
+use tranche_domain::use_cases;
+
+use crate::problem::Problem;
+
+/// What every handler needs: the ports, and the public base URL signing links point to.
+#[derive(Clone)]
+pub struct ApiState {
+    pub ports: Ports,
+    /// `https://pay.example.com`: signing links are `<public_url>/sign/<token>`.
+    pub public_url: String,
+}
+
+/// The operator API (`/v1/...`, bearer-key authenticated) and `GET /healthz`.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/creditors/{id}", put(put_creditor).get(get_creditor))
+        .route("/v1/plans/preview", post(preview_plan))
+        .route("/v1/plans", post(create_plan).get(list_plans))
+        .route("/v1/plans/{id}", get(get_plan))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .merge(v1)
+        .fallback(|| async {
+            Problem::not_found("There is no such route. The operator API lives under /v1.")
+        })
+        .with_state(state)
+}
+
+/// Refuses `/v1` calls without a known `Authorization: Bearer <key>`. Keys are compared by
+/// their SHA-256: the store never holds a key itself.
+async fn require_api_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        return Problem::unauthorized().into_response();
+    };
+    match state.ports.api_keys.api_key_hash_exists(&sha256_hex(key)).await {
+        Ok(true) => next.run(request).await,
+        Ok(false) => Problem::unauthorized().into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "api key lookup failed");
+            Problem::unavailable().into_response()
+        }
+    }
+}
+
+fn parse_json(body: &Bytes) -> Result<Value, Problem> {
+    if body.is_empty() {
+        return Err(Problem::malformed_body("the body is empty"));
+    }
+    serde_json::from_slice(body).map_err(Problem::malformed_body)
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, value.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn put_creditor(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let body = parse_json(&body)?;
+    let (creditor, created) = use_cases::put_creditor(&state.ports, &id, &body).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(json_response(status, &json!(creditor)))
+}
+
+async fn get_creditor(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let creditor = use_cases::get_creditor(&state.ports, &id).await?;
+    Ok(json_response(StatusCode::OK, &json!(creditor)))
+}
+
+async fn preview_plan(State(state): State<ApiState>, body: Bytes) -> Result<Response, Problem> {
+    let body = parse_json(&body)?;
+    let preview = use_cases::preview_plan(&state.ports, &body).await?;
+    Ok(json_response(StatusCode::OK, &json!(preview)))
+}
+
+/// The JSON form of a plan; `signing_url` only right after creation.
+fn plan_json(plan: &Plan, signing_url: Option<&str>) -> Value {
+    let mut value = json!(plan);
+    if let (Some(url), Some(map)) = (signing_url, value.as_object_mut()) {
+        map.insert("signing_url".into(), json!(url));
+    }
+    value
+}
+
+/// `POST /v1/plans`, idempotent under an `Idempotency-Key` header: the key is claimed with a
+/// conditional write before anything else, so two concurrent repeats cannot both create; a
+/// repeat answers the first answer; the same key with another body is refused.
+async fn create_plan(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let Some(key) = headers.get("idempotency-key") else {
+        return create_plan_response(&state, &body).await;
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            Problem::invalid_fields(vec![tranche_domain::error::FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters, e.g. a UUID",
+            )])
+        })?;
+    let scoped_key = format!("POST /v1/plans:{key}");
+    let record = IdempotencyRecord {
+        key: scoped_key.clone(),
+        request_hash: sha256_hex(&body),
+        response: None,
+        created_at: state.ports.clock.now(),
+    };
+
+    match state.ports.idempotency.claim_idempotency_key(&record).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed(_)) => return replay(&state, &record).await,
+        Err(e) => return Err(use_cases::UseCaseError::Store(e).into()),
+    }
+
+    let response = match create_plan_response(&state, &body).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    };
+    if response.status().is_server_error() {
+        if let Err(e) = state.ports.idempotency.release_idempotency_key(&scoped_key).await {
+            tracing::error!(error = %e, "idempotency key release failed");
+        }
+        return Ok(response);
+    }
+    // Keep the answer, success or client error, so a repeat gets it byte for byte.
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    if let Err(e) = state
+        .ports
+        .idempotency
+        .complete_idempotency_key(&scoped_key, &stored)
+        .await
+    {
+        tracing::error!(error = %e, "idempotency key completion failed");
+    }
+    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+async fn replay(state: &ApiState, claim: &IdempotencyRecord) -> Result<Response, Problem> {
+    let stored = state
+        .ports
+        .idempotency
+        .get_idempotency_record(&claim.key)
+        .await
+        .map_err(use_cases::UseCaseError::Store)?;
+    let Some(stored) = stored else {
+        return Err(Problem::unavailable());
+    };
+    if stored.request_hash != claim.request_hash {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency-Key reused with another body",
+            "This Idempotency-Key was used for a different request body. Use a new key for a new \
+             plan, or send exactly the first body to get its answer again.",
+        ));
+    }
+    let Some(response) = stored.response else {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-progress",
+            "The first request with this key is still being processed",
+            "A request with this Idempotency-Key is still being processed. Send it again in a \
+             moment to get its answer.",
+        ));
+    };
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    let mut answer = (status, response.body).into_response();
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(answer)
+}
+
+async fn create_plan_response(state: &ApiState, body: &Bytes) -> Result<Response, Problem> {
+    let body = parse_json(body)?;
+    let created = use_cases::create_plan(&state.ports, &body, &state.public_url).await?;
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &plan_json(&created.plan, Some(&created.signing_url)),
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/plans/{}", created.plan.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn get_plan(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let plan = use_cases::get_plan(&state.ports, &id).await?;
+    Ok(json_response(StatusCode::OK, &plan_json(&plan, None)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    creditor_id: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_plans(
+    State(state): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    let page = use_cases::list_plans(
+        &state.ports,
+        query.status.as_deref(),
+        query.creditor_id.as_deref(),
+        query.after.as_deref(),
+        query.limit.as_deref(),
+    )
+    .await?;
+    let items: Vec<Value> = page.items.iter().map(|p| plan_json(p, None)).collect();
+    Ok(json_response(StatusCode::OK, &json!({"items": items, "next": page.next})))
+}

@@ -1,0 +1,114 @@
+//! The creditor: the company that agrees plans with its customers and collects them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::identifiers::{Bic, CreditorIdentifier, Iban};
+
+/// The operator's own id for a creditor (`acme-gmbh`): 1 to 64 of `A-Z a-z 0-9 - _`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CreditorId(String);
+
+impl CreditorId {
+    pub fn parse(text: &str) -> Option<CreditorId> {
+        let ok = !text.is_empty()
+            && text.len() <= 64
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        ok.then(|| CreditorId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CreditorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A language Tranche writes pages and e-mails in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    De,
+    Fr,
+    Nl,
+}
+
+impl Language {
+    pub const ALL: [Language; 4] = [Language::En, Language::De, Language::Fr, Language::Nl];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::De => "de",
+            Language::Fr => "fr",
+            Language::Nl => "nl",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+/// A structured postal address, as the EPC requires from November 2026 (town and country
+/// mandatory; no unstructured address lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostalAddress {
+    pub street: String,
+    pub building: Option<String>,
+    pub postcode: String,
+    pub town: String,
+    /// ISO 3166 alpha-2, upper case.
+    pub country: String,
+}
+
+/// The creditor's house style on the signing page and in e-mails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Branding {
+    /// An `https` URL of the logo image.
+    pub logo_url: Option<String>,
+    /// The accent colour, `#RRGGBB`.
+    pub color: Option<String>,
+}
+
+/// What plan creation does with a consumer plan that falls inside the consumer-credit rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplianceMode {
+    /// Create it and show the assessment (the default).
+    #[default]
+    Inform,
+    /// Refuse it with a 422 that explains the assessment.
+    Refuse,
+}
+
+/// Default calendar days between the pre-notification and the due date (EPC rulebook).
+pub const DEFAULT_PRE_NOTIFICATION_DAYS: u32 = 14;
+/// Default TARGET days a collection must reach the bank before its due date (D-1).
+pub const DEFAULT_LEAD_DAYS: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creditor {
+    pub id: CreditorId,
+    /// The name the debtor knows and the bank shows (at most 70 characters in pain.008).
+    pub name: String,
+    pub creditor_identifier: CreditorIdentifier,
+    /// The account the instalments are collected into.
+    pub iban: Iban,
+    pub bic: Option<Bic>,
+    pub address: PostalAddress,
+    pub email: String,
+    pub language: Language,
+    pub pre_notification_days: u32,
+    pub lead_days: u32,
+    pub branding: Branding,
+    pub compliance_mode: ComplianceMode,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

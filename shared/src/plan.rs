@@ -1,0 +1,173 @@
+//! Plans: a total agreed with a debtor, collected in dated instalments under one mandate.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::compliance::ComplianceAssessment;
+use crate::creditor::{CreditorId, Language, PostalAddress};
+use crate::money::{Amount, Currency};
+use crate::schedule::{Frequency, InstalmentKind, Rounding, ScheduleTerms};
+
+/// A plan's id, `pln_` and 26 random base-32 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlanId(pub String);
+
+impl std::fmt::Display for PlanId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why the plan exists: overdue invoices (`repayment`) or one large invoice (`instalment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanKind {
+    Repayment,
+    Instalment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DebtorType {
+    Consumer,
+    Business,
+}
+
+/// The SEPA direct debit scheme: Core for anyone, B2B only between businesses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scheme {
+    #[serde(rename = "CORE")]
+    Core,
+    #[serde(rename = "B2B")]
+    B2b,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debtor {
+    pub name: String,
+    pub email: String,
+    pub language: Language,
+    #[serde(rename = "type")]
+    pub debtor_type: DebtorType,
+    pub address: Option<PostalAddress>,
+}
+
+/// An invoice the plan pays off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub reference: String,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    AwaitingSignature,
+    Active,
+    Paused,
+    Completed,
+    Cancelled,
+    InDunning,
+    Defaulted,
+}
+
+impl PlanStatus {
+    pub const ALL: [PlanStatus; 7] = [
+        PlanStatus::AwaitingSignature,
+        PlanStatus::Active,
+        PlanStatus::Paused,
+        PlanStatus::Completed,
+        PlanStatus::Cancelled,
+        PlanStatus::InDunning,
+        PlanStatus::Defaulted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::AwaitingSignature => "awaiting_signature",
+            PlanStatus::Active => "active",
+            PlanStatus::Paused => "paused",
+            PlanStatus::Completed => "completed",
+            PlanStatus::Cancelled => "cancelled",
+            PlanStatus::InDunning => "in_dunning",
+            PlanStatus::Defaulted => "defaulted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PlanStatus> {
+        PlanStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstalmentStatus {
+    Planned,
+    Notified,
+    Collecting,
+    Collected,
+    Failed,
+    Retrying,
+    Skipped,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instalment {
+    /// Position in the plan, from 1; the down payment, when there is one, is 1.
+    pub seq: u32,
+    pub due_date: NaiveDate,
+    pub amount: Amount,
+    pub kind: InstalmentKind,
+    pub status: InstalmentStatus,
+}
+
+/// A plan request after every field was checked: what the operator agreed with the debtor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTerms {
+    pub creditor_id: CreditorId,
+    pub kind: PlanKind,
+    pub debtor: Debtor,
+    pub currency: Currency,
+    pub invoices: Vec<Invoice>,
+    pub schedule: ScheduleTerms,
+    pub scheme: Scheme,
+    /// An existing mandate to collect under, instead of inviting the debtor to sign one.
+    pub mandate_id: Option<String>,
+}
+
+/// The link the debtor signs the mandate through. Only the SHA-256 of the token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningToken {
+    /// Hex SHA-256 of the token in the link.
+    pub token_hash: String,
+    pub plan_id: PlanId,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: PlanId,
+    pub creditor_id: CreditorId,
+    pub kind: PlanKind,
+    pub debtor: Debtor,
+    pub currency: Currency,
+    pub total: Amount,
+    pub invoices: Vec<Invoice>,
+    pub frequency: Frequency,
+    pub start_date: NaiveDate,
+    pub rounding: Rounding,
+    pub scheme: Scheme,
+    pub mandate_id: Option<String>,
+    pub status: PlanStatus,
+    pub instalments: Vec<Instalment>,
+    pub compliance: ComplianceAssessment,
+    /// When the signing link stops working.
+    pub signing_expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-lock version: 1 on creation, +1 on every stored change.
+    pub version: u64,
+}

@@ -1,0 +1,180 @@
+//! The ports: what the use cases need from the outside world, as traits.
+//!
+//! Every port has an embedded adapter (`infra/local`) and an AWS adapter (`infra/aws`); one
+//! conformance suite (`tests/src/conformance.rs`) runs against each, so both behave alike.
+//! Writes that must not happen twice are conditional: they fail with
+//! [`StoreError::ConditionFailed`] instead of overwriting.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::creditor::{Creditor, CreditorId};
+use crate::error::StoreError;
+use crate::plan::{Plan, PlanId, PlanStatus, SigningToken};
+
+#[async_trait]
+pub trait CreditorStore: Send + Sync {
+    /// Creates or replaces the creditor with this id.
+    async fn put_creditor(&self, creditor: &Creditor) -> Result<(), StoreError>;
+    async fn get_creditor(&self, id: &CreditorId) -> Result<Option<Creditor>, StoreError>;
+}
+
+/// Which plans a list call wants, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlanQuery {
+    pub creditor_id: Option<CreditorId>,
+    pub status: Option<PlanStatus>,
+    /// The `next` cursor of the previous page; `None` for the first page.
+    pub after: Option<String>,
+    /// Page size, 1 to 500.
+    pub limit: u32,
+}
+
+/// One page of a list. `next` is the cursor for the page after it, `None` on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait PlanStore: Send + Sync {
+    /// Stores a new plan and its signing token together, or neither: `ConditionFailed` when the
+    /// plan id or the token hash exists already.
+    async fn insert_plan(&self, plan: &Plan, token: &SigningToken) -> Result<(), StoreError>;
+    async fn get_plan(&self, id: &PlanId) -> Result<Option<Plan>, StoreError>;
+    /// Replaces a plan whose stored version is `plan.version - 1` (the caller bumps the
+    /// version); `ConditionFailed` when it is not, so a concurrent change is never lost.
+    async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError>;
+    /// Plans in id order, filtered by creditor and status.
+    async fn list_plans(&self, query: &PlanQuery) -> Result<Page<Plan>, StoreError>;
+    async fn get_signing_token(&self, token_hash: &str) -> Result<Option<SigningToken>, StoreError>;
+    /// Marks the token used at `at`; `ConditionFailed` when it is unknown, used or expired.
+    async fn use_signing_token(&self, token_hash: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// The first answer to a create call, kept so a repeat with the same `Idempotency-Key` gets it
+/// again instead of creating a second thing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The caller's key, scoped by operation (`POST /v1/plans:<key>`).
+    pub key: String,
+    /// SHA-256 of the request body: the same key with another body is a caller error.
+    pub request_hash: String,
+    /// `None` while the first request is still being processed.
+    pub response: Option<StoredResponse>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `record.key` (with no response yet); `ConditionFailed` when the key is taken.
+    async fn claim_idempotency_key(&self, record: &IdempotencyRecord) -> Result<(), StoreError>;
+    async fn get_idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Stores the answer of a claimed key.
+    async fn complete_idempotency_key(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    /// Gives a claimed key back when its request failed before anything was stored.
+    async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Registers the SHA-256 (hex) of an operator API key; registering it twice is harmless.
+    async fn add_api_key_hash(&self, key_hash: &str) -> Result<(), StoreError>;
+    async fn api_key_hash_exists(&self, key_hash: &str) -> Result<bool, StoreError>;
+}
+
+/// Where files go: pain.008 batches, mandate PDFs, bank reports (S3 in AWS, a folder locally).
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys under `prefix`, sorted.
+    async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// An e-mail, already rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the e-mail could not be sent: {0}")]
+pub struct MailError(pub String);
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the e-mail and answers its message id.
+    async fn send(&self, email: &Email) -> Result<String, MailError>;
+}
+
+/// "Now" and "today", injected so every test and every simulation chooses its day.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    /// Today in the creditor's calendar.
+    fn today(&self) -> NaiveDate;
+}
+
+/// The real clock. Today is the UTC date; the host runs in the creditors' time zone band.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn today(&self) -> NaiveDate {
+        Utc::now().date_naive()
+    }
+}
+
+/// A clock pinned to one day (the `--today` of the local host): the date never moves, the time
+/// of day is the real one, so timestamps still order events.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedDayClock(pub NaiveDate);
+
+impl Clock for FixedDayClock {
+    fn now(&self) -> DateTime<Utc> {
+        let time = Utc::now().time();
+        self.0.and_time(time).and_utc()
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.0
+    }
+}
+
+/// Every port a use case may need, as shared trait objects.
+#[derive(Clone)]
+pub struct Ports {
+    pub creditors: Arc<dyn CreditorStore>,
+    pub plans: Arc<dyn PlanStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    pub files: Arc<dyn FileStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+}

@@ -1,0 +1,309 @@
+//! What the operator API does, on the ports: each function is one call of the API, whatever
+//! hosts it (a Lambda behind API Gateway or the local `tranche serve`).
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::info;
+
+use crate::compliance::{self, ComplianceAssessment, ComplianceInput, ComplianceStatus};
+use crate::creditor::{
+    ComplianceMode, Creditor, CreditorId, DEFAULT_LEAD_DAYS, DEFAULT_PRE_NOTIFICATION_DAYS,
+};
+use crate::error::{FieldError, StoreError};
+use crate::money::Amount;
+use crate::plan::{Instalment, InstalmentStatus, Plan, PlanId, PlanStatus, SigningToken};
+use crate::ports::{Page, PlanQuery, Ports};
+use crate::requests::{self, PlanRequest};
+use crate::schedule::{self, ScheduledInstalment};
+use crate::secrets;
+
+/// How long a signing link works after the plan is created.
+pub const SIGNING_LINK_DAYS: i64 = 30;
+
+/// Why a use case did not do what it was asked. The HTTP layer maps each variant to a status
+/// and a problem+json body; nothing was changed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum UseCaseError {
+    /// Fields of the request are wrong (422), each named with what to fix.
+    #[error("the request has {} invalid field(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// The addressed resource does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but a business rule refuses it (422), e.g. a creditor that
+    /// refuses plans inside the consumer-credit rules.
+    #[error("{detail}")]
+    Refused { detail: String, errors: Vec<FieldError> },
+    /// The store failed; worth a retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl UseCaseError {
+    fn field(field: &str, message: impl Into<String>) -> Self {
+        UseCaseError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+/// Creates or replaces a creditor; answers it and whether it was new.
+pub async fn put_creditor(
+    ports: &Ports,
+    id: &str,
+    body: &Value,
+) -> Result<(Creditor, bool), UseCaseError> {
+    let id = CreditorId::parse(id).ok_or_else(|| {
+        UseCaseError::field("id", "must be 1 to 64 characters of A-Z a-z 0-9 - _")
+    })?;
+    let request = requests::parse_creditor(body).map_err(UseCaseError::Invalid)?;
+    let now = ports.clock.now();
+    let existing = ports.creditors.get_creditor(&id).await?;
+    let creditor = Creditor {
+        created_at: existing.as_ref().map_or(now, |c| c.created_at),
+        updated_at: now,
+        id: id.clone(),
+        name: request.name,
+        creditor_identifier: request.creditor_identifier,
+        iban: request.iban,
+        bic: request.bic,
+        address: request.address,
+        email: request.email,
+        language: request.language,
+        pre_notification_days: request
+            .pre_notification_days
+            .unwrap_or(DEFAULT_PRE_NOTIFICATION_DAYS),
+        lead_days: request.lead_days.unwrap_or(DEFAULT_LEAD_DAYS),
+        branding: request.branding,
+        compliance_mode: request.compliance_mode.unwrap_or_default(),
+    };
+    ports.creditors.put_creditor(&creditor).await?;
+    info!(creditor_id = %id, created = existing.is_none(), "creditor stored");
+    Ok((creditor, existing.is_none()))
+}
+
+pub async fn get_creditor(ports: &Ports, id: &str) -> Result<Creditor, UseCaseError> {
+    let not_found = || UseCaseError::NotFound(format!("There is no creditor with id \"{id}\"."));
+    let id = CreditorId::parse(id).ok_or_else(not_found)?;
+    ports.creditors.get_creditor(&id).await?.ok_or_else(not_found)
+}
+
+/// A plan's calendar as it would be created today, with its compliance assessment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanPreview {
+    pub instalments: Vec<ScheduledInstalment>,
+    pub total: Amount,
+    pub count: usize,
+    pub first_due_date: NaiveDate,
+    pub last_due_date: NaiveDate,
+    /// The earliest due date a plan created today may have, for this creditor.
+    pub earliest_due_date: NaiveDate,
+    pub compliance: ComplianceAssessment,
+}
+
+/// A plan just created, with the signing link: the only time the link is shown, since only
+/// its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedPlan {
+    pub plan: Plan,
+    pub signing_url: String,
+}
+
+async fn draft_plan(ports: &Ports, body: &Value) -> Result<(PlanRequest, PlanPreview), UseCaseError> {
+    let request = requests::parse_plan(body).map_err(UseCaseError::Invalid)?;
+    let creditor = match CreditorId::parse(&request.creditor_id) {
+        Some(id) => ports.creditors.get_creditor(&id).await?,
+        None => None,
+    };
+    let Some(creditor) = creditor else {
+        return Err(UseCaseError::field(
+            "creditor_id",
+            format!(
+                "there is no creditor \"{}\"; create it first with PUT /v1/creditors/{{id}}",
+                request.creditor_id
+            ),
+        ));
+    };
+    if request.mandate_id.is_some() {
+        return Err(UseCaseError::field(
+            "mandate_id",
+            "there is no signed mandate with this reference for this creditor; leave mandate_id \
+             out and the debtor is invited to sign one",
+        ));
+    }
+
+    let today = ports.clock.today();
+    let earliest = schedule::earliest_due_date(today, creditor.pre_notification_days, creditor.lead_days);
+    let instalments =
+        schedule::build_schedule(&request.schedule, earliest).map_err(UseCaseError::Invalid)?;
+    let (first, last) = match (instalments.first(), instalments.last()) {
+        (Some(first), Some(last)) => (first.due_date, last.due_date),
+        _ => return Err(UseCaseError::field("count", "the plan has no instalments")),
+    };
+
+    let compliance = compliance::assess(&ComplianceInput {
+        debtor_type: request.debtor.debtor_type,
+        kind: request.kind,
+        total: request.schedule.total,
+        agreed_on: today,
+        first_due_date: first,
+        last_due_date: last,
+        instalment_count: instalments.len() as u32,
+        country: request
+            .debtor
+            .address
+            .as_ref()
+            .map_or_else(|| creditor.address.country.clone(), |a| a.country.clone()),
+        interest_or_charges: false,
+    });
+    if creditor.compliance_mode == ComplianceMode::Refuse
+        && compliance.status == ComplianceStatus::InsideConsumerCredit
+    {
+        return Err(UseCaseError::Refused {
+            detail: format!(
+                "This creditor refuses plans that fall inside the consumer-credit rules: {}",
+                compliance.summary
+            ),
+            errors: vec![FieldError::new(
+                "debtor.type",
+                "the plan is a consumer credit under the creditor's compliance setting; change \
+                 its terms or the creditor's compliance_mode",
+            )],
+        });
+    }
+
+    let preview = PlanPreview {
+        total: request.schedule.total,
+        count: instalments.len(),
+        first_due_date: first,
+        last_due_date: last,
+        earliest_due_date: earliest,
+        instalments,
+        compliance,
+    };
+    Ok((request, preview))
+}
+
+/// Lays out a plan without storing anything.
+pub async fn preview_plan(ports: &Ports, body: &Value) -> Result<PlanPreview, UseCaseError> {
+    draft_plan(ports, body).await.map(|(_, preview)| preview)
+}
+
+/// Creates a plan awaiting the debtor's signature, with a fresh signing link under
+/// `signing_base_url` (`https://pay.example.com`, the link being `<base>/sign/<token>`).
+pub async fn create_plan(
+    ports: &Ports,
+    body: &Value,
+    signing_base_url: &str,
+) -> Result<CreatedPlan, UseCaseError> {
+    let (request, preview) = draft_plan(ports, body).await?;
+    let now = ports.clock.now();
+
+    let plan = Plan {
+        id: PlanId(secrets::random_id("pln")),
+        creditor_id: CreditorId::parse(&request.creditor_id)
+            .expect("the creditor was found under this id"),
+        kind: request.kind,
+        debtor: request.debtor,
+        currency: request.currency,
+        total: request.schedule.total,
+        invoices: request.invoices,
+        frequency: request.schedule.frequency,
+        start_date: request.schedule.start_date,
+        rounding: request.schedule.rounding,
+        scheme: request.scheme,
+        mandate_id: None,
+        status: PlanStatus::AwaitingSignature,
+        instalments: preview
+            .instalments
+            .iter()
+            .map(|i| Instalment {
+                seq: i.seq,
+                due_date: i.due_date,
+                amount: i.amount,
+                kind: i.kind,
+                status: InstalmentStatus::Planned,
+            })
+            .collect(),
+        compliance: preview.compliance,
+        signing_expires_at: now + Duration::days(SIGNING_LINK_DAYS),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let token = secrets::random_token();
+    let signing_token = SigningToken {
+        token_hash: secrets::sha256_hex(&token),
+        plan_id: plan.id.clone(),
+        expires_at: plan.signing_expires_at,
+        used_at: None,
+    };
+    ports.plans.insert_plan(&plan, &signing_token).await?;
+    info!(plan_id = %plan.id, creditor_id = %plan.creditor_id, instalments = plan.instalments.len(), "plan created");
+
+    let signing_url = format!("{}/sign/{token}", signing_base_url.trim_end_matches('/'));
+    Ok(CreatedPlan { plan, signing_url })
+}
+
+pub async fn get_plan(ports: &Ports, id: &str) -> Result<Plan, UseCaseError> {
+    ports
+        .plans
+        .get_plan(&PlanId(id.to_owned()))
+        .await?
+        .ok_or_else(|| UseCaseError::NotFound(format!("There is no plan with id \"{id}\".")))
+}
+
+/// Default and largest page sizes of list calls.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// Lists plans, filtered by `status` and `creditor_id` (query parameters, checked here).
+pub async fn list_plans(
+    ports: &Ports,
+    status: Option<&str>,
+    creditor_id: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Page<Plan>, UseCaseError> {
+    let mut errors = Vec::new();
+    let status = status.and_then(|s| {
+        let parsed = PlanStatus::parse(s);
+        if parsed.is_none() {
+            let names: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
+            errors.push(FieldError::new(
+                "status",
+                format!("\"{s}\" is not a plan status; use one of {}", names.join(", ")),
+            ));
+        }
+        parsed
+    });
+    let creditor_id = creditor_id.and_then(|c| {
+        let parsed = CreditorId::parse(c);
+        if parsed.is_none() {
+            errors.push(FieldError::new("creditor_id", "is not a creditor id"));
+        }
+        parsed
+    });
+    let limit = match limit {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                ));
+                DEFAULT_PAGE_SIZE
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(UseCaseError::Invalid(errors));
+    }
+    let query = PlanQuery {
+        creditor_id,
+        status,
+        after: after.map(str::to_owned),
+        limit,
+    };
+    Ok(ports.plans.list_plans(&query).await?)
+}
