@@ -14,7 +14,9 @@ impl CreditorId {
     pub fn parse(text: &str) -> Option<CreditorId> {
         let ok = !text.is_empty()
             && text.len() <= 64
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         ok.then(|| CreditorId(text.to_owned()))
     }
 

@@ -147,7 +147,10 @@ mod tests {
         assert_eq!(Amount::parse("12").unwrap().cents(), 1200);
         assert_eq!(Amount::parse("12.5").unwrap().to_string(), "12.50");
         assert_eq!(Amount::parse("0.01").unwrap().cents(), 1);
-        assert_eq!(Amount::parse("999999999.99").unwrap().cents(), MAX_AMOUNT_CENTS);
+        assert_eq!(
+            Amount::parse("999999999.99").unwrap().cents(),
+            MAX_AMOUNT_CENTS
+        );
     }
 
     #[test]

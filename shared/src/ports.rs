@@ -51,9 +51,14 @@ pub trait PlanStore: Send + Sync {
     async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError>;
     /// Plans in id order, filtered by creditor and status.
     async fn list_plans(&self, query: &PlanQuery) -> Result<Page<Plan>, StoreError>;
-    async fn get_signing_token(&self, token_hash: &str) -> Result<Option<SigningToken>, StoreError>;
+    async fn get_signing_token(&self, token_hash: &str)
+    -> Result<Option<SigningToken>, StoreError>;
     /// Marks the token used at `at`; `ConditionFailed` when it is unknown, used or expired.
-    async fn use_signing_token(&self, token_hash: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn use_signing_token(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The first answer to a create call, kept so a repeat with the same `Idempotency-Key` gets it
@@ -79,9 +84,16 @@ pub struct StoredResponse {
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `record.key` (with no response yet); `ConditionFailed` when the key is taken.
     async fn claim_idempotency_key(&self, record: &IdempotencyRecord) -> Result<(), StoreError>;
-    async fn get_idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn get_idempotency_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
     /// Stores the answer of a claimed key.
-    async fn complete_idempotency_key(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
     /// Gives a claimed key back when its request failed before anything was stored.
     async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError>;
 }
@@ -96,7 +108,8 @@ pub trait ApiKeyStore: Send + Sync {
 /// Where files go: pain.008 batches, mandate PDFs, bank reports (S3 in AWS, a folder locally).
 #[async_trait]
 pub trait FileStore: Send + Sync {
-    async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8])
+    -> Result<(), StoreError>;
     async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Keys under `prefix`, sorted.
     async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError>;

@@ -99,14 +99,20 @@ impl Reader {
     ) -> Option<&'v Map<String, Value>> {
         let Value::Object(map) = value else {
             let field = if path.is_empty() { "body" } else { path };
-            self.error(field, format!("must be a JSON object, not {}", describe(value)));
+            self.error(
+                field,
+                format!("must be a JSON object, not {}", describe(value)),
+            );
             return None;
         };
         for key in map.keys() {
             if !known.contains(&key.as_str()) {
                 self.error(
                     join(path, key),
-                    format!("is not a known field; the known fields are: {}", known.join(", ")),
+                    format!(
+                        "is not a known field; the known fields are: {}",
+                        known.join(", ")
+                    ),
                 );
             }
         }
@@ -162,7 +168,10 @@ impl Reader {
             return None;
         }
         if text.chars().any(char::is_control) {
-            self.error(field, "must not contain control characters such as line breaks");
+            self.error(
+                field,
+                "must not contain control characters such as line breaks",
+            );
             return None;
         }
         Some(text)
@@ -201,7 +210,10 @@ impl Reader {
                 }
             },
             Some(other) => {
-                self.error(field, format!("must be a string like \"250.00\", not {}", describe(other)));
+                self.error(
+                    field,
+                    format!("must be a string like \"250.00\", not {}", describe(other)),
+                );
                 None
             }
         }
@@ -220,7 +232,10 @@ impl Reader {
             .then(|| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
             .flatten();
         if parsed.is_none() {
-            self.error(join(path, key), format!("\"{text}\" is not a date; write it as YYYY-MM-DD"));
+            self.error(
+                join(path, key),
+                format!("\"{text}\" is not a date; write it as YYYY-MM-DD"),
+            );
         }
         parsed
     }
@@ -238,7 +253,10 @@ impl Reader {
         T: Copy,
     {
         let text = self.string(map, path, key, required)?;
-        let found = choices.iter().find(|(name, _)| *name == text).map(|(_, v)| *v);
+        let found = choices
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v);
         if found.is_none() {
             let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
             self.error(
@@ -295,13 +313,20 @@ impl Reader {
         if is_plausible_email(&text) {
             Some(text)
         } else {
-            self.error(join(path, key), "is not an e-mail address like name@example.com");
+            self.error(
+                join(path, key),
+                "is not an e-mail address like name@example.com",
+            );
             None
         }
     }
 
     pub fn address(&mut self, value: &Value, path: &str) -> Option<PostalAddress> {
-        let map = self.object(value, path, &["street", "building", "postcode", "town", "country"])?;
+        let map = self.object(
+            value,
+            path,
+            &["street", "building", "postcode", "town", "country"],
+        )?;
         let street = self.text(map, path, "street", true, 70);
         let building = self.text(map, path, "building", false, 16);
         let postcode = self.text(map, path, "postcode", true, 16);
@@ -311,7 +336,10 @@ impl Reader {
             if is_iso_country(&code) {
                 Some(code)
             } else {
-                self.error(join(path, "country"), format!("\"{c}\" is not an ISO 3166 country code like \"DE\""));
+                self.error(
+                    join(path, "country"),
+                    format!("\"{c}\" is not an ISO 3166 country code like \"DE\""),
+                );
                 None
             }
         });
@@ -393,24 +421,31 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
                 None
             }
         });
-    let iban = r.string(map, "", "iban", true).and_then(|text| match Iban::parse(&text) {
-        Ok(iban) => Some(iban),
-        Err(e) => {
-            r.error("iban", e.to_string());
-            None
-        }
-    });
-    let bic = r.string(map, "", "bic", false).and_then(|text| match Bic::parse(&text) {
-        Ok(bic) => Some(bic),
-        Err(e) => {
-            r.error("bic", e.to_string());
-            None
-        }
-    });
+    let iban = r
+        .string(map, "", "iban", true)
+        .and_then(|text| match Iban::parse(&text) {
+            Ok(iban) => Some(iban),
+            Err(e) => {
+                r.error("iban", e.to_string());
+                None
+            }
+        });
+    let bic = r
+        .string(map, "", "bic", false)
+        .and_then(|text| match Bic::parse(&text) {
+            Ok(bic) => Some(bic),
+            Err(e) => {
+                r.error("bic", e.to_string());
+                None
+            }
+        });
     let address = match map.get("address") {
         Some(value) => r.address(value, "address"),
         None => {
-            r.error("address", "is required: {street, building?, postcode, town, country}");
+            r.error(
+                "address",
+                "is required: {street, building?, postcode, town, country}",
+            );
             None
         }
     };
@@ -427,7 +462,10 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
         "",
         "compliance_mode",
         false,
-        &[("inform", ComplianceMode::Inform), ("refuse", ComplianceMode::Refuse)],
+        &[
+            ("inform", ComplianceMode::Inform),
+            ("refuse", ComplianceMode::Refuse),
+        ],
     );
 
     let request = (|| {
@@ -452,7 +490,9 @@ fn parse_branding(r: &mut Reader, value: &Value) -> Option<Branding> {
     let map = r.object(value, "branding", &["logo_url", "color"])?;
     let logo_url = r.text(map, "branding", "logo_url", false, 2048);
     if let Some(url) = &logo_url
-        && (!url.starts_with("https://") || url.len() <= "https://".len() || url.contains(['"', '<', '>', ' ']))
+        && (!url.starts_with("https://")
+            || url.len() <= "https://".len()
+            || url.contains(['"', '<', '>', ' ']))
     {
         r.error("branding.logo_url", "must be an https:// URL of an image");
     }
@@ -460,7 +500,10 @@ fn parse_branding(r: &mut Reader, value: &Value) -> Option<Branding> {
     if let Some(color) = &color {
         let hex = color.strip_prefix('#').unwrap_or("");
         if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            r.error("branding.color", format!("\"{color}\" is not a colour like \"#0A7E4F\""));
+            r.error(
+                "branding.color",
+                format!("\"{color}\" is not a colour like \"#0A7E4F\""),
+            );
         }
     }
     Some(Branding { logo_url, color })
@@ -498,12 +541,18 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
         "",
         "kind",
         true,
-        &[("repayment", PlanKind::Repayment), ("instalment", PlanKind::Instalment)],
+        &[
+            ("repayment", PlanKind::Repayment),
+            ("instalment", PlanKind::Instalment),
+        ],
     );
     let debtor = match map.get("debtor") {
         Some(value) => parse_debtor(&mut r, value),
         None => {
-            r.error("debtor", "is required: {name, email, language, type, address?}");
+            r.error(
+                "debtor",
+                "is required: {name, email, language, type, address?}",
+            );
             None
         }
     };
@@ -514,7 +563,9 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
             if currency.is_none() {
                 r.error(
                     "currency",
-                    format!("\"{code}\" is not collectable: SEPA direct debits are in \"EUR\" only"),
+                    format!(
+                        "\"{code}\" is not collectable: SEPA direct debits are in \"EUR\" only"
+                    ),
                 );
             }
             currency
@@ -522,7 +573,13 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
     };
     let total = r.amount(map, "", "total", true);
     let invoices = parse_invoices(&mut r, map.get("invoices"));
-    let count = r.whole_number(map, "", "count", false, 1..=crate::schedule::MAX_INSTALMENTS);
+    let count = r.whole_number(
+        map,
+        "",
+        "count",
+        false,
+        1..=crate::schedule::MAX_INSTALMENTS,
+    );
     let instalment_amount = r.amount(map, "", "instalment_amount", false);
     let has = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
     let split = match (has("count"), has("instalment_amount")) {
@@ -546,10 +603,22 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
         Some(value) => parse_down_payment(&mut r, value).map(Some),
     };
     let rounding = r
-        .choice(map, "", "rounding", false, &[("first", Rounding::First), ("last", Rounding::Last)])
+        .choice(
+            map,
+            "",
+            "rounding",
+            false,
+            &[("first", Rounding::First), ("last", Rounding::Last)],
+        )
         .unwrap_or_default();
     let scheme = r
-        .choice(map, "", "scheme", false, &[("CORE", Scheme::Core), ("B2B", Scheme::B2b)])
+        .choice(
+            map,
+            "",
+            "scheme",
+            false,
+            &[("CORE", Scheme::Core), ("B2B", Scheme::B2b)],
+        )
         .unwrap_or(Scheme::Core);
     let mandate_id = r.string(map, "", "mandate_id", false);
     if let Some(id) = &mandate_id
@@ -573,7 +642,10 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
     if let (Some(total), Some(Split::InstalmentAmount(amount))) = (total, split)
         && amount > total
     {
-        r.error("instalment_amount", format!("must not be more than the total {total}"));
+        r.error(
+            "instalment_amount",
+            format!("must not be more than the total {total}"),
+        );
     }
     if let (Some(total), Some(Some(down))) = (total, down_payment)
         && down.amount >= total
@@ -588,10 +660,14 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
     {
         let sum: i64 = invoices.iter().map(|i| i.amount.cents()).sum();
         if sum != total.cents() {
-            let sum = Amount::from_cents(sum).map(|a| a.to_string()).unwrap_or_default();
+            let sum = Amount::from_cents(sum)
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             r.error(
                 "invoices",
-                format!("add up to {sum} but the total is {total}; the plan pays exactly its invoices"),
+                format!(
+                    "add up to {sum} but the total is {total}; the plan pays exactly its invoices"
+                ),
             );
         }
     }
@@ -619,7 +695,11 @@ pub fn parse_plan(body: &Value) -> Result<PlanRequest, Vec<FieldError>> {
 }
 
 fn parse_debtor(r: &mut Reader, value: &Value) -> Option<Debtor> {
-    let map = r.object(value, "debtor", &["name", "email", "language", "type", "address"])?;
+    let map = r.object(
+        value,
+        "debtor",
+        &["name", "email", "language", "type", "address"],
+    )?;
     let name = r.text(map, "debtor", "name", true, MAX_NAME_CHARS);
     let email = r.email(map, "debtor", "email", true);
     let language = r.choice(map, "debtor", "language", true, &LANGUAGES);
@@ -628,7 +708,10 @@ fn parse_debtor(r: &mut Reader, value: &Value) -> Option<Debtor> {
         "debtor",
         "type",
         true,
-        &[("consumer", DebtorType::Consumer), ("business", DebtorType::Business)],
+        &[
+            ("consumer", DebtorType::Consumer),
+            ("business", DebtorType::Business),
+        ],
     );
     let address = match map.get("address").filter(|v| !v.is_null()) {
         None => Some(None),
@@ -648,7 +731,13 @@ fn parse_invoices(r: &mut Reader, value: Option<&Value>) -> Option<Vec<Invoice>>
         None | Some(Value::Null) => return Some(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(other) => {
-            r.error("invoices", format!("must be an array of {{reference, amount}}, not {}", describe(other)));
+            r.error(
+                "invoices",
+                format!(
+                    "must be an array of {{reference, amount}}, not {}",
+                    describe(other)
+                ),
+            );
             return None;
         }
     };
@@ -663,9 +752,14 @@ fn parse_invoices(r: &mut Reader, value: Option<&Value>) -> Option<Vec<Invoice>>
         let reference = r.text(map, &path, "reference", true, MAX_IDENTIFIER_CHARS);
         let amount = r.amount(map, &path, "amount", true);
         if let Some(reference) = &reference
-            && invoices.iter().any(|inv: &Invoice| &inv.reference == reference)
+            && invoices
+                .iter()
+                .any(|inv: &Invoice| &inv.reference == reference)
         {
-            r.error(join(&path, "reference"), "appears twice; each invoice is listed once");
+            r.error(
+                join(&path, "reference"),
+                "appears twice; each invoice is listed once",
+            );
         }
         match (reference, amount) {
             (Some(reference), Some(amount)) => invoices.push(Invoice { reference, amount }),
@@ -681,7 +775,10 @@ fn parse_down_payment(r: &mut Reader, value: &Value) -> Option<DownPaymentTerms>
     let date = r.date(map, "down_payment", "date", false);
     let date_ok = map.get("date").is_none_or(Value::is_null) || date.is_some();
     date_ok.then_some(())?;
-    Some(DownPaymentTerms { amount: amount?, date })
+    Some(DownPaymentTerms {
+        amount: amount?,
+        date,
+    })
 }
 
 #[cfg(test)]
@@ -723,7 +820,10 @@ mod tests {
         body["debtor"]["emial"] = json!("x@example.org");
         body["invoices"] = json!([{"reference": "A", "amount": "1200.00", "due": "soon"}]);
 
-        assert_eq!(fields(parse_plan(&body)), ["debtor.emial", "invoices[0].due"]);
+        assert_eq!(
+            fields(parse_plan(&body)),
+            ["debtor.emial", "invoices[0].due"]
+        );
     }
 
     #[test]
@@ -734,7 +834,11 @@ mod tests {
         let errors = parse_plan(&body).unwrap_err();
 
         assert_eq!(errors[0].field, "total");
-        assert!(errors[0].message.contains("\"1200.5\""), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("\"1200.5\""),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
@@ -785,7 +889,14 @@ mod tests {
     #[test]
     fn plausible_emails_pass_and_obvious_typos_do_not() {
         assert!(is_plausible_email("ana.silva+plans@example.org"));
-        for bad in ["ana", "ana@", "@example.org", "ana@example", "ana silva@example.org", "a@b@c.de"] {
+        for bad in [
+            "ana",
+            "ana@",
+            "@example.org",
+            "ana@example",
+            "ana silva@example.org",
+            "a@b@c.de",
+        ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
     }

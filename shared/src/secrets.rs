@@ -14,7 +14,10 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 /// A random id with a type prefix, `pln_` + 26 base-32 characters (130 bits).
 pub fn random_id(prefix: &str) -> String {
     let bytes = random_bytes::<26>();
-    let body: String = bytes.iter().map(|b| BASE32[(b & 31) as usize] as char).collect();
+    let body: String = bytes
+        .iter()
+        .map(|b| BASE32[(b & 31) as usize] as char)
+        .collect();
     format!("{prefix}_{body}")
 }
 

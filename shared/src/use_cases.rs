@@ -34,7 +34,10 @@ pub enum UseCaseError {
     /// The request is well-formed but a business rule refuses it (422), e.g. a creditor that
     /// refuses plans inside the consumer-credit rules.
     #[error("{detail}")]
-    Refused { detail: String, errors: Vec<FieldError> },
+    Refused {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// The store failed; worth a retry.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -84,7 +87,11 @@ pub async fn put_creditor(
 pub async fn get_creditor(ports: &Ports, id: &str) -> Result<Creditor, UseCaseError> {
     let not_found = || UseCaseError::NotFound(format!("There is no creditor with id \"{id}\"."));
     let id = CreditorId::parse(id).ok_or_else(not_found)?;
-    ports.creditors.get_creditor(&id).await?.ok_or_else(not_found)
+    ports
+        .creditors
+        .get_creditor(&id)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// A plan's calendar as it would be created today, with its compliance assessment.
@@ -108,7 +115,10 @@ pub struct CreatedPlan {
     pub signing_url: String,
 }
 
-async fn draft_plan(ports: &Ports, body: &Value) -> Result<(PlanRequest, PlanPreview), UseCaseError> {
+async fn draft_plan(
+    ports: &Ports,
+    body: &Value,
+) -> Result<(PlanRequest, PlanPreview), UseCaseError> {
     let request = requests::parse_plan(body).map_err(UseCaseError::Invalid)?;
     let creditor = match CreditorId::parse(&request.creditor_id) {
         Some(id) => ports.creditors.get_creditor(&id).await?,
@@ -132,7 +142,8 @@ async fn draft_plan(ports: &Ports, body: &Value) -> Result<(PlanRequest, PlanPre
     }
 
     let today = ports.clock.today();
-    let earliest = schedule::earliest_due_date(today, creditor.pre_notification_days, creditor.lead_days);
+    let earliest =
+        schedule::earliest_due_date(today, creditor.pre_notification_days, creditor.lead_days);
     let instalments =
         schedule::build_schedule(&request.schedule, earliest).map_err(UseCaseError::Invalid)?;
     let (first, last) = match (instalments.first(), instalments.last()) {
@@ -271,7 +282,10 @@ pub async fn list_plans(
             let names: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
             errors.push(FieldError::new(
                 "status",
-                format!("\"{s}\" is not a plan status; use one of {}", names.join(", ")),
+                format!(
+                    "\"{s}\" is not a plan status; use one of {}",
+                    names.join(", ")
+                ),
             ));
         }
         parsed

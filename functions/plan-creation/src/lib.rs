@@ -43,7 +43,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/plans/preview", post(preview_plan))
         .route("/v1/plans", post(create_plan).get(list_plans))
         .route("/v1/plans/{id}", get(get_plan))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(v1)
@@ -66,7 +69,12 @@ async fn require_api_key(State(state): State<ApiState>, request: Request, next: 
     let Some(key) = key else {
         return Problem::unauthorized().into_response();
     };
-    match state.ports.api_keys.api_key_hash_exists(&sha256_hex(key)).await {
+    match state
+        .ports
+        .api_keys
+        .api_key_hash_exists(&sha256_hex(key))
+        .await
+    {
         Ok(true) => next.run(request).await,
         Ok(false) => Problem::unauthorized().into_response(),
         Err(e) => {
@@ -85,9 +93,10 @@ fn parse_json(body: &Bytes) -> Result<Value, Problem> {
 
 fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut response = (status, value.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -98,7 +107,11 @@ async fn put_creditor(
 ) -> Result<Response, Problem> {
     let body = parse_json(&body)?;
     let (creditor, created) = use_cases::put_creditor(&state.ports, &id, &body).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(json_response(status, &json!(creditor)))
 }
 
@@ -166,14 +179,21 @@ async fn create_plan(
         Err(problem) => problem.into_response(),
     };
     if response.status().is_server_error() {
-        if let Err(e) = state.ports.idempotency.release_idempotency_key(&scoped_key).await {
+        if let Err(e) = state
+            .ports
+            .idempotency
+            .release_idempotency_key(&scoped_key)
+            .await
+        {
             tracing::error!(error = %e, "idempotency key release failed");
         }
         return Ok(response);
     }
     // Keep the answer, success or client error, so a repeat gets it byte for byte.
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let stored = StoredResponse {
         status: parts.status.as_u16(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -246,7 +266,10 @@ async fn create_plan_response(state: &ApiState, body: &Bytes) -> Result<Response
     Ok(response)
 }
 
-async fn get_plan(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn get_plan(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let plan = use_cases::get_plan(&state.ports, &id).await?;
     Ok(json_response(StatusCode::OK, &plan_json(&plan, None)))
 }
@@ -272,5 +295,8 @@ async fn list_plans(
     )
     .await?;
     let items: Vec<Value> = page.items.iter().map(|p| plan_json(p, None)).collect();
-    Ok(json_response(StatusCode::OK, &json!({"items": items, "next": page.next})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": items, "next": page.next}),
+    ))
 }

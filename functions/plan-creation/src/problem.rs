@@ -42,7 +42,10 @@ impl Problem {
             many => format!(
                 "{} fields are invalid: {}. Fix them and send the request again.",
                 many.len(),
-                many.iter().map(|e| format!("`{}`", e.field)).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|e| format!("`{}`", e.field))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         Problem {

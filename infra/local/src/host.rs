@@ -1,0 +1,177 @@
+//! The local host: every function of Tranche on one machine, on embedded storage.
+//!
+//! A data folder holds everything: `tranche.sqlite3` (every store), `files/` (what S3 would
+//! hold) and `outbox/` (every e-mail as an `.eml` file). Nothing in it is lost when the process
+//! stops. The clock is the real one, or pinned to a day with `--today` so simulations and
+//! tests move through time without sleeping.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tokio::net::TcpListener;
+use tranche_domain::error::StoreError;
+use tranche_domain::ports::{Clock, FixedDayClock, Ports, SystemClock};
+use tranche_domain::secrets;
+use tranche_plan_creation::ApiState;
+
+use crate::files::DiskFileStore;
+use crate::outbox::OutboxMailer;
+use crate::sqlite::SqliteStore;
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("the data folder {path} cannot be used: {source}")]
+    DataFolder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the database in {path} cannot be opened: {source}")]
+    Database { path: PathBuf, source: StoreError },
+    #[error("the file store in {path} cannot be opened: {source}")]
+    Files { path: PathBuf, source: StoreError },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the API key cannot be registered: {0}")]
+    ApiKey(StoreError),
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The clock for `--today`: pinned to that day, or the real one.
+pub fn clock_for(today: Option<NaiveDate>) -> Arc<dyn Clock> {
+    match today {
+        Some(day) => Arc::new(FixedDayClock(day)),
+        None => Arc::new(SystemClock),
+    }
+}
+
+/// Opens (creating when needed) the data folder and every adapter in it.
+pub fn open_ports(data: &Path, clock: Arc<dyn Clock>) -> Result<Ports, HostError> {
+    let folder_error = |source| HostError::DataFolder {
+        path: data.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(data).map_err(folder_error)?;
+    let database = data.join("tranche.sqlite3");
+    let store = Arc::new(
+        SqliteStore::open(&database).map_err(|source| HostError::Database {
+            path: database.clone(),
+            source,
+        })?,
+    );
+    let files = DiskFileStore::open(&data.join("files")).map_err(|source| HostError::Files {
+        path: data.join("files"),
+        source,
+    })?;
+    let mailer = OutboxMailer::open(&data.join("outbox"), clock.clone())
+        .map_err(|e| folder_error(std::io::Error::other(e.to_string())))?;
+    Ok(Ports {
+        creditors: store.clone(),
+        plans: store.clone(),
+        idempotency: store.clone(),
+        api_keys: store,
+        files: Arc::new(files),
+        mailer: Arc::new(mailer),
+        clock,
+    })
+}
+
+/// Registers the operator API key (only its hash is stored). Without one, a new key is made
+/// and answered so the caller can show it once.
+pub async fn register_api_key(
+    ports: &Ports,
+    key: Option<&str>,
+) -> Result<Option<String>, HostError> {
+    let (key, generated) = match key.map(str::trim).filter(|k| !k.is_empty()) {
+        Some(key) => (key.to_owned(), false),
+        None => (format!("tk_{}", secrets::random_token()), true),
+    };
+    ports
+        .api_keys
+        .add_api_key_hash(&secrets::sha256_hex(&key))
+        .await
+        .map_err(HostError::ApiKey)?;
+    Ok(generated.then_some(key))
+}
+
+/// Everything `tranche serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub today: Option<NaiveDate>,
+    /// Base of the links sent to debtors; `http://<addr>` when absent.
+    pub public_url: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// A host that is listening: where, on what data, with which generated key (if any).
+pub struct Listening {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub generated_api_key: Option<String>,
+    listener: TcpListener,
+    app: axum::Router,
+}
+
+impl Listening {
+    /// The line the host prints when it is ready.
+    pub fn startup_line(&self, today: Option<NaiveDate>) -> String {
+        let day = match today {
+            Some(day) => format!("today pinned to {day}"),
+            None => "real clock".to_owned(),
+        };
+        format!(
+            "tranche is listening on http://{} with its data in {} ({day})",
+            self.addr,
+            self.data.display()
+        )
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HostError> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(HostError::Serve)
+    }
+}
+
+/// Opens the data, binds the address and builds the router; serving starts with
+/// [`Listening::serve`].
+pub async fn bind(config: ServeConfig) -> Result<Listening, HostError> {
+    let data = std::path::absolute(&config.data).unwrap_or(config.data.clone());
+    let ports = open_ports(&data, clock_for(config.today))?;
+    let generated_api_key = register_api_key(&ports, config.api_key.as_deref()).await?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| HostError::Listen {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| HostError::Listen {
+        addr: config.addr,
+        source,
+    })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let app = tranche_plan_creation::router(ApiState { ports, public_url });
+    Ok(Listening {
+        addr,
+        data,
+        generated_api_key,
+        listener,
+        app,
+    })
+}

@@ -1,0 +1,736 @@
+//! Every store port on one SQLite database: creditors, plans with their signing tokens,
+//! idempotency keys and API key hashes.
+//!
+//! Each item is kept the way a DynamoDB item will be: the whole aggregate as JSON in a `body`
+//! column, beside a few plain columns that exist only for the access paths (the partition and
+//! sort keys, a GSI, a condition). SQL indexes stand in for the GSIs, so a query that is an index
+//! scan here is a key query there, and a scan here would be a scan there too.
+//!
+//! Writes that must not happen twice are single conditional statements (a primary key, `WHERE
+//! version = ?`, `WHERE used_at IS NULL`), never a read followed by a write, so two processes on
+//! the same file (`tranche serve` and `tranche daily`) cannot both win.
+//!
+//! The schema is versioned with `PRAGMA user_version`: the `MIGRATIONS` list holds every step
+//! from an empty file, and opening a file applies the steps it has not seen yet.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tranche_domain::creditor::{Creditor, CreditorId};
+use tranche_domain::error::StoreError;
+use tranche_domain::plan::{Plan, PlanId, SigningToken};
+use tranche_domain::ports::{
+    ApiKeyStore, CreditorStore, IdempotencyRecord, IdempotencyStore, Page, PlanQuery, PlanStore,
+    StoredResponse,
+};
+
+/// The largest page a list call answers, whatever it asks for.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// How long a statement waits for another process's write lock before it gives up with
+/// [`StoreError::Unavailable`]. Local writes take milliseconds, so five seconds means something is
+/// stuck, not busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema, one step per version: step `n` (from 0) takes `user_version` from `n` to `n + 1`.
+/// A step is never edited once released; a change is a new step at the end.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE creditors (
+    id   TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE plans (
+    id          TEXT PRIMARY KEY,
+    creditor_id TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    body        TEXT NOT NULL
+) STRICT;
+CREATE INDEX plans_by_creditor ON plans (creditor_id, id);
+CREATE INDEX plans_by_creditor_status ON plans (creditor_id, status, id);
+CREATE INDEX plans_by_status ON plans (status, id);
+
+CREATE TABLE signing_tokens (
+    token_hash TEXT PRIMARY KEY,
+    plan_id    TEXT NOT NULL,
+    -- Microseconds since the Unix epoch, so the expiry condition is an integer comparison.
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX signing_tokens_by_plan ON signing_tokens (plan_id);
+
+CREATE TABLE idempotency_keys (
+    key       TEXT PRIMARY KEY,
+    completed INTEGER NOT NULL,
+    body      TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+    key_hash TEXT PRIMARY KEY
+) STRICT;
+"#];
+
+/// The store ports on one SQLite connection.
+///
+/// Every call runs on Tokio's blocking pool (`spawn_blocking`) and takes the connection's mutex
+/// there. Most statements take microseconds, but a file shared with another process can make one
+/// wait up to the busy timeout for that process's write lock, and an `fsync` on commit can take
+/// milliseconds: neither should stall a runtime worker thread that serves HTTP requests. One
+/// connection behind a mutex serialises this process's statements, which is more than fast
+/// enough for one machine and keeps transactions simple. Cloning is cheap and shares the
+/// connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    /// Where the database lives, `None` in memory; for messages only.
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it (and its folder) with the current schema
+    /// when it does not exist, and migrating an older one. The file is in WAL mode, so another
+    /// process reading it (the daily job beside the server) never waits for a writer, with
+    /// `synchronous = FULL`, so a crash or a power cut never loses a committed write.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "could not create the folder {} for the database: {e}",
+                    folder.display()
+                ))
+            })?;
+        }
+        let context = |e| sqlite_error(&format!("opening {}", path.display()), e);
+        let mut connection = Connection::open(path).map_err(context)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(context)?;
+        let journal_mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+            .map_err(context)?;
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "{} could not be switched to WAL mode (it is in {journal_mode} mode)",
+                path.display()
+            )));
+        }
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(context)?;
+        migrate(&mut connection)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// A private database that lives as long as this store (and its clones): for tests and
+    /// `tranche demo`, where nothing needs to survive the process.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let context = |e| sqlite_error("opening an in-memory database", e);
+        let mut connection = Connection::open_in_memory().map_err(context)?;
+        migrate(&mut connection)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            path: None,
+        })
+    }
+
+    /// The schema version this build writes; a file with a higher one is refused.
+    pub fn schema_version() -> u32 {
+        MIGRATIONS.len() as u32
+    }
+
+    /// Runs `work` with the connection on the blocking pool. A panic inside `work` is resumed
+    /// here, so it surfaces in the caller as it would without the thread hop.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let task = tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held cannot leave a transaction half-applied: rusqlite
+            // rolls back an open transaction when it is dropped during unwinding.
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut connection)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "the database task was cancelled: {e}"
+            ))),
+        }
+    }
+}
+
+/// Brings the schema to [`MIGRATIONS`]`.len()`, in one immediate transaction so that two
+/// processes opening a new file at once do not both create it.
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let context = |e| sqlite_error("migrating the schema", e);
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(context)?;
+    let current: u32 = transaction
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(context)?;
+    let known = MIGRATIONS.len() as u32;
+    if current > known {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {current}, but this build of tranche knows only up \
+             to {known}; open it with the newer build that wrote it"
+        )));
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        transaction.execute_batch(sql).map_err(context)?;
+        transaction
+            .pragma_update(None, "user_version", step as u32 + 1)
+            .map_err(context)?;
+    }
+    transaction.commit().map_err(context)
+}
+
+/// Maps a SQLite error to what callers branch on: a broken constraint is a failed condition,
+/// a damaged file is corrupt, anything else (locked, disk full, I/O) may pass on a retry.
+fn sqlite_error(context: &str, error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => {
+            StoreError::ConditionFailed(format!("{context}: {error}"))
+        }
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::Corrupt(format!("{context}: {error}"))
+        }
+        _ => StoreError::Unavailable(format!("{context}: {error}")),
+    }
+}
+
+fn is_constraint_violation(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("{what} could not be written as JSON: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body)
+        .map_err(|e| StoreError::Corrupt(format!("stored {what} is not valid: {e}")))
+}
+
+/// An optimistic-lock version as SQLite's signed integer. No real version comes near the limit;
+/// one that does can match no stored row, so its write fails its condition.
+fn version_column(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| {
+        StoreError::ConditionFailed(format!("version {version} is beyond any stored version"))
+    })
+}
+
+#[async_trait]
+impl CreditorStore for SqliteStore {
+    async fn put_creditor(&self, creditor: &Creditor) -> Result<(), StoreError> {
+        let id = creditor.id.as_str().to_owned();
+        let body = to_json("the creditor", creditor)?;
+        self.run(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO creditors (id, body) VALUES (?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                    params![id, body],
+                )
+                .map_err(|e| sqlite_error(&format!("storing creditor {id}"), e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_creditor(&self, id: &CreditorId) -> Result<Option<Creditor>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM creditors WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading creditor {id}"), e))?;
+            body.map(|body| from_json(&format!("creditor {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+}
+
+/// The query behind `list_plans`, with only the conditions the query asks for, so SQLite picks
+/// the index made for that access path (an `OR ? IS NULL` condition would defeat it). It reads
+/// one row more than the page, which tells whether a next page exists without a second query.
+fn list_plans_statement(query: &PlanQuery, limit: u32) -> (String, Vec<Value>) {
+    let mut sql = String::from("SELECT id, body FROM plans WHERE 1 = 1");
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(creditor_id) = &query.creditor_id {
+        values.push(Value::Text(creditor_id.as_str().to_owned()));
+        sql.push_str(&format!(" AND creditor_id = ?{}", values.len()));
+    }
+    if let Some(status) = query.status {
+        values.push(Value::Text(status.as_str().to_owned()));
+        sql.push_str(&format!(" AND status = ?{}", values.len()));
+    }
+    if let Some(after) = &query.after {
+        values.push(Value::Text(after.clone()));
+        sql.push_str(&format!(" AND id > ?{}", values.len()));
+    }
+    values.push(Value::Integer(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY id LIMIT ?{}", values.len()));
+    (sql, values)
+}
+
+#[async_trait]
+impl PlanStore for SqliteStore {
+    async fn insert_plan(&self, plan: &Plan, token: &SigningToken) -> Result<(), StoreError> {
+        let plan_id = plan.id.0.clone();
+        let creditor_id = plan.creditor_id.as_str().to_owned();
+        let status = plan.status.as_str();
+        let version = version_column(plan.version)?;
+        let plan_body = to_json("the plan", plan)?;
+        let token_hash = token.token_hash.clone();
+        let token_plan_id = token.plan_id.0.clone();
+        let expires_at = token.expires_at.timestamp_micros();
+        let used_at = token.used_at.map(|at| at.timestamp_micros());
+        let token_body = to_json("the signing token", token)?;
+
+        self.run(move |connection| {
+            let context = |e| sqlite_error(&format!("inserting plan {plan_id}"), e);
+            let transaction = connection.transaction().map_err(context)?;
+            transaction
+                .execute(
+                    "INSERT INTO plans (id, creditor_id, status, version, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![plan_id, creditor_id, status, version, plan_body],
+                )
+                .map_err(|e| {
+                    if is_constraint_violation(&e) {
+                        StoreError::ConditionFailed(format!("plan {plan_id} exists already"))
+                    } else {
+                        context(e)
+                    }
+                })?;
+            transaction
+                .execute(
+                    "INSERT INTO signing_tokens (token_hash, plan_id, expires_at, used_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![token_hash, token_plan_id, expires_at, used_at, token_body],
+                )
+                .map_err(|e| {
+                    if is_constraint_violation(&e) {
+                        StoreError::ConditionFailed(format!(
+                            "the signing token for plan {plan_id} exists already"
+                        ))
+                    } else {
+                        context(e)
+                    }
+                })?;
+            // On any error above the transaction is dropped, which rolls the plan back too.
+            transaction.commit().map_err(context)
+        })
+        .await
+    }
+
+    async fn get_plan(&self, id: &PlanId) -> Result<Option<Plan>, StoreError> {
+        let id = id.0.clone();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM plans WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading plan {id}"), e))?;
+            body.map(|body| from_json(&format!("plan {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
+        let id = plan.id.0.clone();
+        let Some(expected) = plan.version.checked_sub(1) else {
+            return Err(StoreError::ConditionFailed(format!(
+                "plan {id} has version 0; an update must carry the stored version plus one"
+            )));
+        };
+        let expected = version_column(expected)?;
+        let version = version_column(plan.version)?;
+        let creditor_id = plan.creditor_id.as_str().to_owned();
+        let status = plan.status.as_str();
+        let body = to_json("the plan", plan)?;
+
+        self.run(move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4
+                     WHERE id = ?5 AND version = ?6",
+                    params![creditor_id, status, version, body, id, expected],
+                )
+                .map_err(|e| sqlite_error(&format!("updating plan {id}"), e))?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::ConditionFailed(format!(
+                    "plan {id} is not at version {expected}: it was changed meanwhile, or does \
+                     not exist"
+                )))
+            }
+        })
+        .await
+    }
+
+    async fn list_plans(&self, query: &PlanQuery) -> Result<Page<Plan>, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        let (sql, values) = list_plans_statement(query, limit);
+
+        self.run(move |connection| {
+            let context = |e| sqlite_error("listing plans", e);
+            let mut statement = connection.prepare_cached(&sql).map_err(context)?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(values), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(context)?;
+            let mut items = Vec::new();
+            let mut has_more = false;
+            for row in rows {
+                let (id, body) = row.map_err(context)?;
+                if items.len() == limit as usize {
+                    has_more = true;
+                    break;
+                }
+                items.push(from_json::<Plan>(&format!("plan {id}"), &body)?);
+            }
+            let next = if has_more {
+                items.last().map(|plan| plan.id.0.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn get_signing_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SigningToken>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row(
+                    "SELECT body FROM signing_tokens WHERE token_hash = ?1",
+                    [&token_hash],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| sqlite_error("reading a signing token", e))?;
+            body.map(|body| from_json("signing token", &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn use_signing_token(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let token_hash = token_hash.to_owned();
+        let at_micros = at.timestamp_micros();
+        // The body carries `used_at` in the same JSON form serde gives every other timestamp.
+        let at_json = to_json("the time of use", &at)?;
+
+        self.run(move |connection| {
+            let context = |e| sqlite_error("using a signing token", e);
+            let changed = connection
+                .execute(
+                    "UPDATE signing_tokens
+                     SET used_at = ?1, body = json_set(body, '$.used_at', json(?2))
+                     WHERE token_hash = ?3 AND used_at IS NULL AND expires_at > ?1",
+                    params![at_micros, at_json, token_hash],
+                )
+                .map_err(context)?;
+            if changed == 1 {
+                return Ok(());
+            }
+
+            // The write has already been refused; this read only explains why.
+            let state: Option<(bool, String)> = connection
+                .query_row(
+                    "SELECT used_at IS NOT NULL, plan_id FROM signing_tokens WHERE token_hash = ?1",
+                    [&token_hash],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(context)?;
+            let reason = match state {
+                None => "the signing token is unknown".to_owned(),
+                Some((true, plan_id)) => {
+                    format!("the signing token of plan {plan_id} was used already")
+                }
+                Some((false, plan_id)) => format!("the signing token of plan {plan_id} expired"),
+            };
+            Err(StoreError::ConditionFailed(reason))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn claim_idempotency_key(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let key = record.key.clone();
+        let completed = record.response.is_some();
+        let body = to_json("the idempotency record", record)?;
+        self.run(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO idempotency_keys (key, completed, body) VALUES (?1, ?2, ?3)",
+                    params![key, completed, body],
+                )
+                .map_err(|e| {
+                    if is_constraint_violation(&e) {
+                        StoreError::ConditionFailed("the idempotency key is taken".to_owned())
+                    } else {
+                        sqlite_error("claiming an idempotency key", e)
+                    }
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_idempotency_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row(
+                    "SELECT body FROM idempotency_keys WHERE key = ?1",
+                    [&key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| sqlite_error("reading an idempotency key", e))?;
+            body.map(|body| from_json("idempotency record", &body))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Only a claimed key that has no answer yet takes one: the first answer is the one every
+    /// repeat gets, so a second completion is refused rather than replacing it.
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        let response = to_json("the stored response", response)?;
+        self.run(move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE idempotency_keys
+                     SET completed = 1, body = json_set(body, '$.response', json(?1))
+                     WHERE key = ?2 AND completed = 0",
+                    params![response, key],
+                )
+                .map_err(|e| sqlite_error("completing an idempotency key", e))?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::ConditionFailed(
+                    "the idempotency key is not claimed, or has its answer already".to_owned(),
+                ))
+            }
+        })
+        .await
+    }
+
+    /// Releasing an unknown key does nothing; a completed key keeps its answer and the release
+    /// fails its condition, since its request did store something.
+    async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run(move |connection| {
+            let context = |e| sqlite_error("releasing an idempotency key", e);
+            let changed = connection
+                .execute(
+                    "DELETE FROM idempotency_keys WHERE key = ?1 AND completed = 0",
+                    [&key],
+                )
+                .map_err(context)?;
+            if changed == 1 {
+                return Ok(());
+            }
+            // The delete has already been decided; this read only tells the two cases apart.
+            let completed: Option<bool> = connection
+                .query_row(
+                    "SELECT completed FROM idempotency_keys WHERE key = ?1",
+                    [&key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(context)?;
+            match completed {
+                Some(true) => Err(StoreError::ConditionFailed(
+                    "the idempotency key has its answer already and is kept".to_owned(),
+                )),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn add_api_key_hash(&self, key_hash: &str) -> Result<(), StoreError> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO api_keys (key_hash) VALUES (?1) ON CONFLICT (key_hash) DO NOTHING",
+                    [&key_hash],
+                )
+                .map_err(|e| sqlite_error("registering an API key", e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_key_hash_exists(&self, key_hash: &str) -> Result<bool, StoreError> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?1)",
+                    [&key_hash],
+                    |row| row.get(0),
+                )
+                .map_err(|e| sqlite_error("checking an API key", e))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_the_current_schema_version_in_wal_mode() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("nested").join("tranche.sqlite");
+
+        let store = SqliteStore::open(&path).unwrap();
+
+        let connection = store.connection.lock().unwrap();
+        let version: u32 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        let mode: String = connection
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SqliteStore::schema_version());
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn reopening_a_file_does_not_apply_the_schema_again() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("tranche.sqlite");
+
+        drop(SqliteStore::open(&path).unwrap());
+
+        assert!(SqliteStore::open(&path).is_ok());
+    }
+
+    #[test]
+    fn a_file_from_a_newer_build_is_refused_as_corrupt() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("tranche.sqlite");
+        drop(SqliteStore::open(&path).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .pragma_update(None, "user_version", SqliteStore::schema_version() + 1)
+            .unwrap();
+        drop(connection);
+
+        let error = SqliteStore::open(&path).unwrap_err();
+
+        assert!(matches!(error, StoreError::Corrupt(_)), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("tranche.sqlite");
+        std::fs::write(
+            &path,
+            b"this is not a SQLite database, not even a small one",
+        )
+        .unwrap();
+
+        assert!(SqliteStore::open(&path).is_err());
+    }
+
+    #[test]
+    fn every_plan_list_walks_an_index_in_id_order_without_sorting() {
+        let store = SqliteStore::in_memory().unwrap();
+        let connection = store.connection.lock().unwrap();
+        let creditor_id = CreditorId::parse("acme").unwrap();
+        let status = tranche_domain::plan::PlanStatus::Active;
+        for creditor_id in [None, Some(creditor_id)] {
+            for status in [None, Some(status)] {
+                for after in [None, Some("pln_a".to_owned())] {
+                    let filtered = creditor_id.is_some() || status.is_some();
+                    let query = PlanQuery {
+                        creditor_id: creditor_id.clone(),
+                        status,
+                        after,
+                        limit: 10,
+                    };
+                    let (sql, values) = list_plans_statement(&query, 10);
+
+                    let mut statement = connection
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .unwrap();
+                    let steps: Vec<String> = statement
+                        .query_map(rusqlite::params_from_iter(values), |row| row.get(3))
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+
+                    let plan = steps.join("; ");
+                    assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+                    assert!(plan.contains("INDEX"), "{sql} reads no index: {plan}");
+                    if filtered {
+                        assert!(plan.starts_with("SEARCH"), "{sql} scans: {plan}");
+                    }
+                }
+            }
+        }
+    }
+}

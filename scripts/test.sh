@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of Tranche on a fresh machine of this kind (Debian 12, the Rust toolchain,
+# root): it installs what the tests need and is missing, then checks formatting and lints and
+# runs the whole test suite. CI (.ci/run) calls exactly this.
+#
+# Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustc --version
+if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
+if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
+
+step "format"
+cargo fmt --all --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
+
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s += $1} END {print s + 0}')
+printf '\n%s passed, %s failed\n' "$passed" "$failed"
