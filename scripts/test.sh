@@ -15,6 +15,23 @@ rustc --version
 if ! cargo fmt --version >/dev/null 2>&1; then rustup component add rustfmt; fi
 if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; fi
 
+step "system packages"
+# Browser tests drive Debian's Chromium through its ChromeDriver (tranche-tests' browser module);
+# PDF tests read text with pdftotext. Install whichever is missing, as root.
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+/usr/bin/chromium --version 2>/dev/null
+/usr/bin/chromedriver --version
+pdftotext -v 2>&1 | head -n 1
+
 step "format"
 cargo fmt --all --check
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::identifiers::{Bic, CreditorIdentifier, Iban};
+use crate::mandate::SigningMethod;
 
 /// The operator's own id for a creditor (`acme-gmbh`): 1 to 64 of `A-Z a-z 0-9 - _`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,6 +91,16 @@ pub enum ComplianceMode {
     Refuse,
 }
 
+/// The mandate reference prefix when the creditor sets none.
+pub const DEFAULT_MANDATE_REFERENCE_PREFIX: &str = "TR-";
+
+/// The longest mandate reference prefix: it leaves 15 characters of the 35 for the random part.
+pub const MAX_MANDATE_REFERENCE_PREFIX_CHARS: usize = 20;
+
+fn default_mandate_reference_prefix() -> String {
+    DEFAULT_MANDATE_REFERENCE_PREFIX.to_owned()
+}
+
 /// Default calendar days between the pre-notification and the due date (EPC rulebook).
 pub const DEFAULT_PRE_NOTIFICATION_DAYS: u32 = 14;
 /// Default TARGET days a collection must reach the bank before its due date (D-1).
@@ -111,6 +122,13 @@ pub struct Creditor {
     pub lead_days: u32,
     pub branding: Branding,
     pub compliance_mode: ComplianceMode,
+    /// How debtors sign this creditor's mandates.
+    #[serde(default)]
+    pub signing_method: SigningMethod,
+    /// The start of every mandate reference (`ACME-`), so the creditor's bank statements and
+    /// systems recognise them; up to 20 characters of the SEPA identifier set.
+    #[serde(default = "default_mandate_reference_prefix")]
+    pub mandate_reference_prefix: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

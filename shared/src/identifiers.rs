@@ -105,6 +105,25 @@ impl Iban {
         }
         paper
     }
+
+    /// The IBAN with all but its country, check digits and last four characters hidden
+    /// (`DE89…3000`), for e-mails that name the account without showing it.
+    pub fn masked(&self) -> String {
+        let tail = &self.0[self.0.len() - 4..];
+        format!("{}…{}", &self.0[..4], tail)
+    }
+
+    /// The bank's code inside the IBAN, where the country's IBAN format has one (`37040044` for
+    /// a German IBAN); the country code and the whole BBAN stand in for it elsewhere.
+    pub fn bank_code(&self) -> String {
+        match self.0.parse::<iban::Iban>() {
+            Ok(parsed) => match parsed.bank_identifier() {
+                Some(bank) => format!("{}{bank}", self.country()),
+                None => self.0[..2].to_owned() + &self.0[4..],
+            },
+            Err(_) => self.0.clone(),
+        }
+    }
 }
 
 /// The length of an IBAN from `country`, or why no IBAN from there can be debited.
@@ -746,5 +765,24 @@ mod tests {
 
         assert!(serde_json::from_str::<Bic>(r#""DEUTDEFF5""#).is_err());
         assert!(serde_json::from_str::<CreditorIdentifier>(r#""NL98ZZZ123456780001""#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod bank_code_tests {
+    use super::*;
+
+    #[test]
+    fn the_bank_code_is_the_part_of_the_iban_that_names_the_bank() {
+        let iban = Iban::parse("DE89370400440532013000").unwrap();
+        assert_eq!(iban.bank_code(), "DE37040044");
+        let same_bank = Iban::parse("DE62370400440532013001").unwrap();
+        assert_eq!(same_bank.bank_code(), iban.bank_code());
+    }
+
+    #[test]
+    fn a_masked_iban_shows_only_its_start_and_end() {
+        let iban = Iban::parse("DE89370400440532013000").unwrap();
+        assert_eq!(iban.masked(), "DE89…3000");
     }
 }

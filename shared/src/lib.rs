@@ -9,22 +9,33 @@
 //! - [`calendar`]: the TARGET2 calendar and business-day arithmetic.
 //! - [`schedule`]: plan maths, from a total and terms to dated instalments.
 //! - [`compliance`]: the consumer-credit rule table a consumer plan is assessed against.
-//! - [`creditor`], [`plan`]: the aggregates.
+//! - [`creditor`], [`plan`], [`mandate`]: the aggregates.
+//! - [`events`]: the append-only, hash-chained event log.
+//! - [`document`]: the mandate document that is shown, hashed as evidence and sent as PDF.
 //! - [`requests`]: the operator's JSON requests, checked field by field.
-//! - [`use_cases`]: what the operator API does, on the ports.
+//! - [`use_cases`]: what the operator API does with creditors and plans, on the ports.
+//! - [`signing`]: the signing link, the signature and its evidence, and the operator's calls on
+//!   mandates.
 //! - [`ports`]: the traits the adapters implement, and the clock.
 //! - [`error`]: field errors and store errors.
+//! - [`i18n`]: the texts debtors and creditors read, in four languages, and amount and date
+//!   formats.
 //! - [`secrets`]: random tokens and ids, and their hashes.
 
 pub mod calendar;
 pub mod compliance;
 pub mod creditor;
+pub mod document;
 pub mod error;
+pub mod events;
+pub mod i18n;
 pub mod identifiers;
+pub mod mandate;
 pub mod money;
 pub mod plan;
 pub mod ports;
 pub mod requests;
 pub mod schedule;
 pub mod secrets;
+pub mod signing;
 pub mod use_cases;

@@ -162,6 +162,9 @@ pub struct Plan {
     pub scheme: Scheme,
     pub mandate_id: Option<String>,
     pub status: PlanStatus,
+    /// Why the plan is in its status when that is not obvious (a cancelled mandate).
+    #[serde(default)]
+    pub status_reason: Option<String>,
     pub instalments: Vec<Instalment>,
     pub compliance: ComplianceAssessment,
     /// When the signing link stops working.

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::creditor::{Creditor, CreditorId};
 use crate::error::StoreError;
+use crate::events::Event;
+use crate::mandate::{Mandate, MandateId};
 use crate::plan::{Plan, PlanId, PlanStatus, SigningToken};
 
 #[async_trait]
@@ -59,6 +61,47 @@ pub trait PlanStore: Send + Sync {
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait MandateStore: Send + Sync {
+    async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError>;
+    /// The mandate whose confirmation-page download link has this SHA-256.
+    async fn get_mandate_by_download_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Mandate>, StoreError>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// One aggregate's events, oldest first.
+    async fn list_events(&self, aggregate_id: &str) -> Result<Vec<Event>, StoreError>;
+}
+
+/// One write of a [`TransactionalStore::commit`]. Each carries its own condition: inserts fail
+/// on an existing key, updates on a stored version other than `version - 1`, a token use on a
+/// used or expired token, an event on an existing `(aggregate_id, seq)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    InsertPlan(Plan),
+    UpdatePlan(Plan),
+    InsertMandate(Mandate),
+    UpdateMandate(Mandate),
+    InsertSigningToken(SigningToken),
+    UseSigningToken {
+        token_hash: String,
+        at: DateTime<Utc>,
+    },
+    AppendEvent(Event),
+}
+
+/// Writes that belong together (a signature: the mandate, its plan, the token, the event) are
+/// committed as one transaction: all of them, or none when any condition fails
+/// (`ConditionFailed`). DynamoDB's TransactWriteItems and a SQLite transaction both do this.
+#[async_trait]
+pub trait TransactionalStore: Send + Sync {
+    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
 }
 
 /// The first answer to a create call, kept so a repeat with the same `Idempotency-Key` gets it
@@ -185,9 +228,19 @@ impl Clock for FixedDayClock {
 pub struct Ports {
     pub creditors: Arc<dyn CreditorStore>,
     pub plans: Arc<dyn PlanStore>,
+    pub mandates: Arc<dyn MandateStore>,
+    pub events: Arc<dyn EventStore>,
+    pub transactions: Arc<dyn TransactionalStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub files: Arc<dyn FileStore>,
     pub mailer: Arc<dyn Mailer>,
+    pub documents: Arc<dyn DocumentRenderer>,
     pub clock: Arc<dyn Clock>,
+}
+
+/// Renders the mandate document as a PDF (printpdf in the functions; kept behind a port so the
+/// domain stays free of rendering crates).
+pub trait DocumentRenderer: Send + Sync {
+    fn render_pdf(&self, document: &crate::document::MandateDocument) -> Vec<u8>;
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::creditor::{Branding, ComplianceMode, Language, PostalAddress};
 use crate::error::FieldError;
 use crate::identifiers::{Bic, CreditorIdentifier, Iban, is_iso_country};
+use crate::mandate::SigningMethod;
 use crate::money::{Amount, Currency};
 use crate::plan::{Debtor, DebtorType, Invoice, PlanKind, Scheme};
 use crate::schedule::{DownPaymentTerms, Frequency, Rounding, ScheduleTerms, Split};
@@ -34,6 +35,8 @@ pub struct CreditorRequest {
     pub lead_days: Option<u32>,
     pub branding: Branding,
     pub compliance_mode: Option<ComplianceMode>,
+    pub signing_method: Option<SigningMethod>,
+    pub mandate_reference_prefix: Option<String>,
 }
 
 /// A plan request of `POST /v1/plans` and `POST /v1/plans/preview`, checked for shape and
@@ -406,6 +409,8 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             "lead_days",
             "branding",
             "compliance_mode",
+            "signing_method",
+            "mandate_reference_prefix",
         ],
     ) else {
         return r.finish(None);
@@ -467,6 +472,28 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             ("refuse", ComplianceMode::Refuse),
         ],
     );
+    let signing_method = r.choice(
+        map,
+        "",
+        "signing_method",
+        false,
+        &[
+            ("click", SigningMethod::Click),
+            ("email_code", SigningMethod::EmailCode),
+        ],
+    );
+    let mandate_reference_prefix = r.string(map, "", "mandate_reference_prefix", false);
+    if let Some(prefix) = &mandate_reference_prefix
+        && (prefix.chars().count() > crate::creditor::MAX_MANDATE_REFERENCE_PREFIX_CHARS
+            || !is_sepa_identifier(prefix)
+            || prefix.contains(' '))
+    {
+        r.error(
+            "mandate_reference_prefix",
+            "must be 1 to 20 characters of A-Z a-z 0-9 + ? / - : ( ) . , ' without spaces, not \
+             starting with /",
+        );
+    }
 
     let request = (|| {
         Some(CreditorRequest {
@@ -481,6 +508,8 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             lead_days,
             branding: branding?,
             compliance_mode,
+            signing_method,
+            mandate_reference_prefix,
         })
     })();
     r.finish(request)

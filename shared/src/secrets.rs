@@ -21,6 +21,26 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{body}")
 }
 
+/// A random mandate reference suffix: `length` upper-case base-32 characters (5 bits each).
+pub fn random_reference(length: usize) -> String {
+    let bytes = random_bytes::<35>();
+    bytes[..length.min(35)]
+        .iter()
+        .map(|b| BASE32[(b & 31) as usize].to_ascii_uppercase() as char)
+        .collect()
+}
+
+/// A random 6-digit code for e-mail confirmation, `000000` to `999999`, uniform.
+pub fn random_code() -> String {
+    loop {
+        let n = u32::from_le_bytes(random_bytes::<4>());
+        // Reject the top of the range so every code is equally likely.
+        if n < u32::MAX - u32::MAX % 1_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
 /// A secret token for a link: 32 random bytes (256 bits) as 64 hex characters.
 pub fn random_token() -> String {
     hex::encode(random_bytes::<32>())

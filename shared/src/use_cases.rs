@@ -3,20 +3,28 @@
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::info;
 
 use crate::compliance::{self, ComplianceAssessment, ComplianceInput, ComplianceStatus};
 use crate::creditor::{
-    ComplianceMode, Creditor, CreditorId, DEFAULT_LEAD_DAYS, DEFAULT_PRE_NOTIFICATION_DAYS,
+    ComplianceMode, Creditor, CreditorId, DEFAULT_LEAD_DAYS, DEFAULT_MANDATE_REFERENCE_PREFIX,
+    DEFAULT_PRE_NOTIFICATION_DAYS,
 };
 use crate::error::{FieldError, StoreError};
+use crate::events::Event;
+use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::money::Amount;
 use crate::plan::{Instalment, InstalmentStatus, Plan, PlanId, PlanStatus, SigningToken};
-use crate::ports::{Page, PlanQuery, Ports};
+use crate::ports::{Page, PlanQuery, Ports, Write};
 use crate::requests::{self, PlanRequest};
 use crate::schedule::{self, ScheduledInstalment};
 use crate::secrets;
+
+/// Random characters after the creditor's prefix in a mandate reference: 12 base-32 characters
+/// (60 bits) keep references unique per creditor with room to spare, and leave the prefix
+/// 20 of the 35 characters.
+pub const MANDATE_REFERENCE_RANDOM_CHARS: usize = 12;
 
 /// How long a signing link works after the plan is created.
 pub const SIGNING_LINK_DAYS: i64 = 30;
@@ -31,6 +39,9 @@ pub enum UseCaseError {
     /// The addressed resource does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// The resource is in a state that does not allow the action (409), named in the message.
+    #[error("{0}")]
+    Conflict(String),
     /// The request is well-formed but a business rule refuses it (422), e.g. a creditor that
     /// refuses plans inside the consumer-credit rules.
     #[error("{detail}")]
@@ -78,6 +89,10 @@ pub async fn put_creditor(
         lead_days: request.lead_days.unwrap_or(DEFAULT_LEAD_DAYS),
         branding: request.branding,
         compliance_mode: request.compliance_mode.unwrap_or_default(),
+        signing_method: request.signing_method.unwrap_or_default(),
+        mandate_reference_prefix: request
+            .mandate_reference_prefix
+            .unwrap_or_else(|| DEFAULT_MANDATE_REFERENCE_PREFIX.to_owned()),
     };
     ports.creditors.put_creditor(&creditor).await?;
     info!(creditor_id = %id, created = existing.is_none(), "creditor stored");
@@ -118,7 +133,7 @@ pub struct CreatedPlan {
 async fn draft_plan(
     ports: &Ports,
     body: &Value,
-) -> Result<(PlanRequest, PlanPreview), UseCaseError> {
+) -> Result<(PlanRequest, Creditor, PlanPreview), UseCaseError> {
     let request = requests::parse_plan(body).map_err(UseCaseError::Invalid)?;
     let creditor = match CreditorId::parse(&request.creditor_id) {
         Some(id) => ports.creditors.get_creditor(&id).await?,
@@ -191,12 +206,12 @@ async fn draft_plan(
         instalments,
         compliance,
     };
-    Ok((request, preview))
+    Ok((request, creditor, preview))
 }
 
 /// Lays out a plan without storing anything.
 pub async fn preview_plan(ports: &Ports, body: &Value) -> Result<PlanPreview, UseCaseError> {
-    draft_plan(ports, body).await.map(|(_, preview)| preview)
+    draft_plan(ports, body).await.map(|(_, _, preview)| preview)
 }
 
 /// Creates a plan awaiting the debtor's signature, with a fresh signing link under
@@ -206,8 +221,9 @@ pub async fn create_plan(
     body: &Value,
     signing_base_url: &str,
 ) -> Result<CreatedPlan, UseCaseError> {
-    let (request, preview) = draft_plan(ports, body).await?;
+    let (request, creditor, preview) = draft_plan(ports, body).await?;
     let now = ports.clock.now();
+    let mandate_id = MandateId(secrets::random_id("mnd"));
 
     let plan = Plan {
         id: PlanId(secrets::random_id("pln")),
@@ -222,8 +238,9 @@ pub async fn create_plan(
         start_date: request.schedule.start_date,
         rounding: request.schedule.rounding,
         scheme: request.scheme,
-        mandate_id: None,
+        mandate_id: Some(mandate_id.0.clone()),
         status: PlanStatus::AwaitingSignature,
+        status_reason: None,
         instalments: preview
             .instalments
             .iter()
@@ -248,7 +265,59 @@ pub async fn create_plan(
         expires_at: plan.signing_expires_at,
         used_at: None,
     };
-    ports.plans.insert_plan(&plan, &signing_token).await?;
+    let prefix = &creditor.mandate_reference_prefix;
+    let mandate = Mandate {
+        id: mandate_id,
+        reference: format!(
+            "{prefix}{}",
+            secrets::random_reference(MANDATE_REFERENCE_RANDOM_CHARS)
+        ),
+        creditor_id: plan.creditor_id.clone(),
+        plan_id: plan.id.clone(),
+        scheme: plan.scheme,
+        debtor_type: plan.debtor.debtor_type,
+        language: plan.debtor.language,
+        debtor_email: plan.debtor.email.clone(),
+        debtor: None,
+        status: MandateStatus::Invited,
+        signature: None,
+        document: None,
+        document_key: None,
+        download_token_hash: None,
+        download_expires_at: None,
+        email_code: None,
+        amendments: Vec::new(),
+        cancellation: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let plan_created = Event::next(
+        None,
+        &plan.id.0,
+        "plan.created",
+        now,
+        "operator",
+        json!({"total": plan.total, "instalments": plan.instalments.len(), "mandate_id": mandate.id}),
+    );
+    let mandate_invited = Event::next(
+        None,
+        &mandate.id.0,
+        "mandate.invited",
+        now,
+        "operator",
+        json!({"plan_id": plan.id, "reference": mandate.reference, "scheme": mandate.scheme}),
+    );
+    ports
+        .transactions
+        .commit(&[
+            Write::InsertPlan(plan.clone()),
+            Write::InsertMandate(mandate),
+            Write::InsertSigningToken(signing_token),
+            Write::AppendEvent(plan_created),
+            Write::AppendEvent(mandate_invited),
+        ])
+        .await?;
     info!(plan_id = %plan.id, creditor_id = %plan.creditor_id, instalments = plan.instalments.len(), "plan created");
 
     let signing_url = format!("{}/sign/{token}", signing_base_url.trim_end_matches('/'));

@@ -72,6 +72,7 @@ impl TestApp {
             today: Some(today),
             public_url: None,
             api_key: Some(TEST_API_KEY.to_owned()),
+            mail_from: None,
         })
         .await
         .expect("the host starts");

@@ -4,6 +4,10 @@
 //!
 //! - [`app`]: `spawn_app`, the local host started in-process on a free port, with one method
 //!   per operator API call; used by `tests/api_*.rs`.
+//! - [`browser`]: `Browser`, a real headless Chromium (Debian's `chromium` driven through its
+//!   own `chromedriver`) on a desktop or phone screen, with helpers to fill, tick, submit, read,
+//!   use the keyboard, check for sideways scrolling and save screenshots to `tests/artifacts/`;
+//!   self-tested by `tests/browser_harness.rs`.
 //! - [`conformance`]: the store conformance suite, one async check per behaviour every store
 //!   adapter must show, and the [`store_conformance_tests!`] macro that runs them all against an
 //!   adapter.
@@ -13,5 +17,6 @@
 //!   store, in memory and on disk).
 
 pub mod app;
+pub mod browser;
 pub mod conformance;
 pub mod fixtures;

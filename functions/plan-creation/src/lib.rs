@@ -4,41 +4,29 @@
 //! the same router is mounted by the local host (`tranche serve`) and, in AWS, served through
 //! `lambda_http` behind API Gateway.
 //!
-//! # Layout
-//!
-//! - [`router`]: the routes, bearer-key authentication and idempotent creates.
-//! - [`problem`]: `application/problem+json` errors.
+//! Authentication, problem+json errors and the handler state come from `tranche-http`.
 
-pub mod problem;
-
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tranche_domain::error::StoreError;
 use tranche_domain::plan::Plan;
-use tranche_domain::ports::{IdempotencyRecord, Ports, StoredResponse};
+use tranche_domain::ports::{IdempotencyRecord, StoredResponse};
 use tranche_domain::secrets::sha256_hex;
 use tranche_domain::use_cases;
+use tranche_http::problem::Problem;
+use tranche_http::{ApiState, json_response, parse_json, require_api_key};
 
-use crate::problem::Problem;
-
-/// What every handler needs: the ports, and the public base URL signing links point to.
-#[derive(Clone)]
-pub struct ApiState {
-    pub ports: Ports,
-    /// `https://pay.example.com`: signing links are `<public_url>/sign/<token>`.
-    pub public_url: String,
-}
-
-/// The operator API (`/v1/...`, bearer-key authenticated) and `GET /healthz`.
+/// The operator API for creditors and plans (`/v1/...`, bearer-key authenticated). It has no
+/// fallback, so a host can merge it with the other functions' routers.
 pub fn router(state: ApiState) -> Router {
-    let v1 = Router::new()
+    Router::new()
         .route("/v1/creditors/{id}", put(put_creditor).get(get_creditor))
         .route("/v1/plans/preview", post(preview_plan))
         .route("/v1/plans", post(create_plan).get(list_plans))
@@ -46,58 +34,8 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
-        ));
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .merge(v1)
-        .fallback(|| async {
-            Problem::not_found("There is no such route. The operator API lives under /v1.")
-        })
+        ))
         .with_state(state)
-}
-
-/// Refuses `/v1` calls without a known `Authorization: Bearer <key>`. Keys are compared by
-/// their SHA-256: the store never holds a key itself.
-async fn require_api_key(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    let Some(key) = key else {
-        return Problem::unauthorized().into_response();
-    };
-    match state
-        .ports
-        .api_keys
-        .api_key_hash_exists(&sha256_hex(key))
-        .await
-    {
-        Ok(true) => next.run(request).await,
-        Ok(false) => Problem::unauthorized().into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "api key lookup failed");
-            Problem::unavailable().into_response()
-        }
-    }
-}
-
-fn parse_json(body: &Bytes) -> Result<Value, Problem> {
-    if body.is_empty() {
-        return Err(Problem::malformed_body("the body is empty"));
-    }
-    serde_json::from_slice(body).map_err(Problem::malformed_body)
-}
-
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    let mut response = (status, value.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 async fn put_creditor(

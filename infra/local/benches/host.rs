@@ -52,6 +52,7 @@ async fn main() {
         today: Some(today),
         public_url: None,
         api_key: Some("tk_bench".into()),
+        mail_from: None,
     })
     .await
     .unwrap();

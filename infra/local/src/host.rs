@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 use tranche_domain::error::StoreError;
 use tranche_domain::ports::{Clock, FixedDayClock, Ports, SystemClock};
 use tranche_domain::secrets;
-use tranche_plan_creation::ApiState;
+use tranche_http::ApiState;
+use tranche_http::problem::Problem;
 
 use crate::files::DiskFileStore;
 use crate::outbox::OutboxMailer;
@@ -74,10 +75,14 @@ pub fn open_ports(data: &Path, clock: Arc<dyn Clock>) -> Result<Ports, HostError
     Ok(Ports {
         creditors: store.clone(),
         plans: store.clone(),
+        mandates: store.clone(),
+        events: store.clone(),
+        transactions: store.clone(),
         idempotency: store.clone(),
         api_keys: store,
         files: Arc::new(files),
         mailer: Arc::new(mailer),
+        documents: Arc::new(tranche_mandate_signing::document::PdfRenderer),
         clock,
     })
 }
@@ -109,6 +114,27 @@ pub struct ServeConfig {
     /// Base of the links sent to debtors; `http://<addr>` when absent.
     pub public_url: Option<String>,
     pub api_key: Option<String>,
+    /// The sender of e-mails; [`DEFAULT_MAIL_FROM`] when absent.
+    pub mail_from: Option<String>,
+}
+
+/// The sender of e-mails when none is configured. The outbox folder accepts any address; a real
+/// mail service needs one it has verified.
+pub const DEFAULT_MAIL_FROM: &str = "Tranche <noreply@tranche.invalid>";
+
+/// Every function's routes on one router, as the local host serves them, with `GET /healthz`
+/// and a problem+json answer for unknown routes.
+pub fn app(state: ApiState) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(tranche_plan_creation::router(state.clone()))
+        .merge(tranche_mandate_signing::router(state.clone()))
+        .fallback(|| async {
+            Problem::not_found("There is no such route. The operator API lives under /v1.")
+        })
 }
 
 /// A host that is listening: where, on what data, with which generated key (if any).
@@ -139,7 +165,11 @@ impl Listening {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), HostError> {
-        axum::serve(self.listener, self.app)
+        // With the peer address, so a signature's evidence records where it came from.
+        let app = self
+            .app
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(HostError::Serve)
@@ -166,7 +196,14 @@ pub async fn bind(config: ServeConfig) -> Result<Listening, HostError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let app = tranche_plan_creation::router(ApiState { ports, public_url });
+    let app = app(ApiState {
+        ports,
+        public_url,
+        mail_from: config
+            .mail_from
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+    });
     Ok(Listening {
         addr,
         data,

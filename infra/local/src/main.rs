@@ -67,6 +67,7 @@ async fn main() -> ExitCode {
                 today: cli.common.today,
                 public_url,
                 api_key: std::env::var("TRANCHE_API_KEY").ok(),
+                mail_from: std::env::var("TRANCHE_MAIL_FROM").ok(),
             })
             .await
         }

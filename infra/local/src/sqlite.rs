@@ -25,10 +25,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tranche_domain::creditor::{Creditor, CreditorId};
 use tranche_domain::error::StoreError;
+use tranche_domain::events::Event;
+use tranche_domain::mandate::{Mandate, MandateId};
 use tranche_domain::plan::{Plan, PlanId, SigningToken};
 use tranche_domain::ports::{
-    ApiKeyStore, CreditorStore, IdempotencyRecord, IdempotencyStore, Page, PlanQuery, PlanStore,
-    StoredResponse,
+    ApiKeyStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore, MandateStore,
+    Page, PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
 };
 
 /// The largest page a list call answers, whatever it asks for.
@@ -41,7 +43,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema, one step per version: step `n` (from 0) takes `user_version` from `n` to `n + 1`.
 /// A step is never edited once released; a change is a new step at the end.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE creditors (
     id   TEXT PRIMARY KEY,
     body TEXT NOT NULL
@@ -77,7 +80,30 @@ CREATE TABLE idempotency_keys (
 CREATE TABLE api_keys (
     key_hash TEXT PRIMARY KEY
 ) STRICT;
-"#];
+"#,
+    r#"
+CREATE TABLE mandates (
+    id                  TEXT PRIMARY KEY,
+    creditor_id         TEXT NOT NULL,
+    reference           TEXT NOT NULL,
+    download_token_hash TEXT,
+    version             INTEGER NOT NULL,
+    body                TEXT NOT NULL,
+    UNIQUE (creditor_id, reference)
+) STRICT;
+CREATE UNIQUE INDEX mandates_by_download_token ON mandates (download_token_hash)
+    WHERE download_token_hash IS NOT NULL;
+
+-- Append-only; `position` orders the whole log for the event feed.
+CREATE TABLE events (
+    position     INTEGER PRIMARY KEY AUTOINCREMENT,
+    aggregate_id TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    UNIQUE (aggregate_id, seq)
+) STRICT;
+"#,
+];
 
 /// The store ports on one SQLite connection.
 ///
@@ -302,51 +328,10 @@ fn list_plans_statement(query: &PlanQuery, limit: u32) -> (String, Vec<Value>) {
 #[async_trait]
 impl PlanStore for SqliteStore {
     async fn insert_plan(&self, plan: &Plan, token: &SigningToken) -> Result<(), StoreError> {
-        let plan_id = plan.id.0.clone();
-        let creditor_id = plan.creditor_id.as_str().to_owned();
-        let status = plan.status.as_str();
-        let version = version_column(plan.version)?;
-        let plan_body = to_json("the plan", plan)?;
-        let token_hash = token.token_hash.clone();
-        let token_plan_id = token.plan_id.0.clone();
-        let expires_at = token.expires_at.timestamp_micros();
-        let used_at = token.used_at.map(|at| at.timestamp_micros());
-        let token_body = to_json("the signing token", token)?;
-
-        self.run(move |connection| {
-            let context = |e| sqlite_error(&format!("inserting plan {plan_id}"), e);
-            let transaction = connection.transaction().map_err(context)?;
-            transaction
-                .execute(
-                    "INSERT INTO plans (id, creditor_id, status, version, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![plan_id, creditor_id, status, version, plan_body],
-                )
-                .map_err(|e| {
-                    if is_constraint_violation(&e) {
-                        StoreError::ConditionFailed(format!("plan {plan_id} exists already"))
-                    } else {
-                        context(e)
-                    }
-                })?;
-            transaction
-                .execute(
-                    "INSERT INTO signing_tokens (token_hash, plan_id, expires_at, used_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![token_hash, token_plan_id, expires_at, used_at, token_body],
-                )
-                .map_err(|e| {
-                    if is_constraint_violation(&e) {
-                        StoreError::ConditionFailed(format!(
-                            "the signing token for plan {plan_id} exists already"
-                        ))
-                    } else {
-                        context(e)
-                    }
-                })?;
-            // On any error above the transaction is dropped, which rolls the plan back too.
-            transaction.commit().map_err(context)
-        })
+        self.commit(&[
+            Write::InsertPlan(plan.clone()),
+            Write::InsertSigningToken(token.clone()),
+        ])
         .await
     }
 
@@ -366,36 +351,7 @@ impl PlanStore for SqliteStore {
     }
 
     async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
-        let id = plan.id.0.clone();
-        let Some(expected) = plan.version.checked_sub(1) else {
-            return Err(StoreError::ConditionFailed(format!(
-                "plan {id} has version 0; an update must carry the stored version plus one"
-            )));
-        };
-        let expected = version_column(expected)?;
-        let version = version_column(plan.version)?;
-        let creditor_id = plan.creditor_id.as_str().to_owned();
-        let status = plan.status.as_str();
-        let body = to_json("the plan", plan)?;
-
-        self.run(move |connection| {
-            let changed = connection
-                .execute(
-                    "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4
-                     WHERE id = ?5 AND version = ?6",
-                    params![creditor_id, status, version, body, id, expected],
-                )
-                .map_err(|e| sqlite_error(&format!("updating plan {id}"), e))?;
-            if changed == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::ConditionFailed(format!(
-                    "plan {id} is not at version {expected}: it was changed meanwhile, or does \
-                     not exist"
-                )))
-            }
-        })
-        .await
+        self.commit(&[Write::UpdatePlan(plan.clone())]).await
     }
 
     async fn list_plans(&self, query: &PlanQuery) -> Result<Page<Plan>, StoreError> {
@@ -456,41 +412,318 @@ impl PlanStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let token_hash = token_hash.to_owned();
+        self.run(move |connection| rows::use_signing_token(connection, &token_hash, at))
+            .await
+    }
+}
+
+/// The writes of [`TransactionalStore::commit`] and of the single-item methods, each one
+/// conditional statement on a connection or an open transaction.
+mod rows {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn conflict(e: rusqlite::Error, context: &str, what: String) -> StoreError {
+        if is_constraint_violation(&e) {
+            StoreError::ConditionFailed(what)
+        } else {
+            sqlite_error(context, e)
+        }
+    }
+
+    pub fn insert_plan(connection: &Connection, plan: &Plan) -> Result<(), StoreError> {
+        let id = &plan.id.0;
+        connection
+            .execute(
+                "INSERT INTO plans (id, creditor_id, status, version, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    plan.creditor_id.as_str(),
+                    plan.status.as_str(),
+                    version_column(plan.version)?,
+                    to_json("the plan", plan)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting plan {id}"),
+                    format!("plan {id} exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
+    pub fn update_plan(connection: &Connection, plan: &Plan) -> Result<(), StoreError> {
+        let id = &plan.id.0;
+        let Some(expected) = plan.version.checked_sub(1) else {
+            return Err(StoreError::ConditionFailed(format!(
+                "plan {id} has version 0; an update must carry the stored version plus one"
+            )));
+        };
+        let expected = version_column(expected)?;
+        let changed = connection
+            .execute(
+                "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4
+                 WHERE id = ?5 AND version = ?6",
+                params![
+                    plan.creditor_id.as_str(),
+                    plan.status.as_str(),
+                    version_column(plan.version)?,
+                    to_json("the plan", plan)?,
+                    id,
+                    expected
+                ],
+            )
+            .map_err(|e| sqlite_error(&format!("updating plan {id}"), e))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::ConditionFailed(format!(
+                "plan {id} is not at version {expected}: it was changed meanwhile, or does not \
+                 exist"
+            )))
+        }
+    }
+
+    pub fn insert_signing_token(
+        connection: &Connection,
+        token: &SigningToken,
+    ) -> Result<(), StoreError> {
+        let plan_id = &token.plan_id.0;
+        connection
+            .execute(
+                "INSERT INTO signing_tokens (token_hash, plan_id, expires_at, used_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token.token_hash,
+                    plan_id,
+                    token.expires_at.timestamp_micros(),
+                    token.used_at.map(|at| at.timestamp_micros()),
+                    to_json("the signing token", token)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting the signing token of plan {plan_id}"),
+                    format!("the signing token for plan {plan_id} exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
+    pub fn use_signing_token(
+        connection: &Connection,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let at_micros = at.timestamp_micros();
         // The body carries `used_at` in the same JSON form serde gives every other timestamp.
         let at_json = to_json("the time of use", &at)?;
+        let context = |e| sqlite_error("using a signing token", e);
+        let changed = connection
+            .execute(
+                "UPDATE signing_tokens
+                 SET used_at = ?1, body = json_set(body, '$.used_at', json(?2))
+                 WHERE token_hash = ?3 AND used_at IS NULL AND expires_at > ?1",
+                params![at_micros, at_json, token_hash],
+            )
+            .map_err(context)?;
+        if changed == 1 {
+            return Ok(());
+        }
 
-        self.run(move |connection| {
-            let context = |e| sqlite_error("using a signing token", e);
-            let changed = connection
-                .execute(
-                    "UPDATE signing_tokens
-                     SET used_at = ?1, body = json_set(body, '$.used_at', json(?2))
-                     WHERE token_hash = ?3 AND used_at IS NULL AND expires_at > ?1",
-                    params![at_micros, at_json, token_hash],
-                )
-                .map_err(context)?;
-            if changed == 1 {
-                return Ok(());
+        // The write has already been refused; this read only explains why.
+        let state: Option<(bool, String)> = connection
+            .query_row(
+                "SELECT used_at IS NOT NULL, plan_id FROM signing_tokens WHERE token_hash = ?1",
+                [token_hash],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(context)?;
+        let reason = match state {
+            None => "the signing token is unknown".to_owned(),
+            Some((true, plan_id)) => {
+                format!("the signing token of plan {plan_id} was used already")
             }
+            Some((false, plan_id)) => format!("the signing token of plan {plan_id} expired"),
+        };
+        Err(StoreError::ConditionFailed(reason))
+    }
 
-            // The write has already been refused; this read only explains why.
-            let state: Option<(bool, String)> = connection
+    pub fn insert_mandate(connection: &Connection, mandate: &Mandate) -> Result<(), StoreError> {
+        let id = &mandate.id.0;
+        connection
+            .execute(
+                "INSERT INTO mandates (id, creditor_id, reference, download_token_hash, version, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    mandate.creditor_id.as_str(),
+                    mandate.reference,
+                    mandate.download_token_hash,
+                    version_column(mandate.version)?,
+                    to_json("the mandate", mandate)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting mandate {id}"),
+                    format!("mandate {id} or its reference exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
+    pub fn update_mandate(connection: &Connection, mandate: &Mandate) -> Result<(), StoreError> {
+        let id = &mandate.id.0;
+        let Some(expected) = mandate.version.checked_sub(1) else {
+            return Err(StoreError::ConditionFailed(format!(
+                "mandate {id} has version 0; an update must carry the stored version plus one"
+            )));
+        };
+        let expected = version_column(expected)?;
+        let changed = connection
+            .execute(
+                "UPDATE mandates SET reference = ?1, download_token_hash = ?2, version = ?3,
+                 body = ?4 WHERE id = ?5 AND version = ?6",
+                params![
+                    mandate.reference,
+                    mandate.download_token_hash,
+                    version_column(mandate.version)?,
+                    to_json("the mandate", mandate)?,
+                    id,
+                    expected
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("updating mandate {id}"),
+                    format!("the reference or download link of mandate {id} is taken"),
+                )
+            })?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::ConditionFailed(format!(
+                "mandate {id} is not at version {expected}: it was changed meanwhile, or does \
+                 not exist"
+            )))
+        }
+    }
+
+    pub fn append_event(connection: &Connection, event: &Event) -> Result<(), StoreError> {
+        let aggregate = &event.aggregate_id;
+        let seq = version_column(event.seq)?;
+        connection
+            .execute(
+                "INSERT INTO events (aggregate_id, seq, body) VALUES (?1, ?2, ?3)",
+                params![aggregate, seq, to_json("the event", event)?],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("appending event {seq} of {aggregate}"),
+                    format!("event {seq} of {aggregate} exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
+    pub fn apply(connection: &Connection, write: &Write) -> Result<(), StoreError> {
+        match write {
+            Write::InsertPlan(plan) => insert_plan(connection, plan),
+            Write::UpdatePlan(plan) => update_plan(connection, plan),
+            Write::InsertMandate(mandate) => insert_mandate(connection, mandate),
+            Write::UpdateMandate(mandate) => update_mandate(connection, mandate),
+            Write::InsertSigningToken(token) => insert_signing_token(connection, token),
+            Write::UseSigningToken { token_hash, at } => {
+                use_signing_token(connection, token_hash, *at)
+            }
+            Write::AppendEvent(event) => append_event(connection, event),
+        }
+    }
+}
+
+#[async_trait]
+impl TransactionalStore for SqliteStore {
+    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let writes = writes.to_vec();
+        self.run(move |connection| {
+            let context = |e| sqlite_error("committing a transaction", e);
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(context)?;
+            for write in &writes {
+                // On an error the transaction is dropped unfinished, which rolls back every
+                // write before it.
+                rows::apply(&transaction, write)?;
+            }
+            transaction.commit().map_err(context)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MandateStore for SqliteStore {
+    async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError> {
+        let id = id.0.clone();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM mandates WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading mandate {id}"), e))?;
+            body.map(|body| from_json(&format!("mandate {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn get_mandate_by_download_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Mandate>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
                 .query_row(
-                    "SELECT used_at IS NOT NULL, plan_id FROM signing_tokens WHERE token_hash = ?1",
+                    "SELECT body FROM mandates WHERE download_token_hash = ?1",
                     [&token_hash],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| row.get(0),
                 )
                 .optional()
+                .map_err(|e| sqlite_error("reading a mandate by its download link", e))?;
+            body.map(|body| from_json("mandate", &body)).transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn list_events(&self, aggregate_id: &str) -> Result<Vec<Event>, StoreError> {
+        let aggregate_id = aggregate_id.to_owned();
+        self.run(move |connection| {
+            let context = |e| sqlite_error(&format!("listing the events of {aggregate_id}"), e);
+            let mut statement = connection
+                .prepare_cached("SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq")
                 .map_err(context)?;
-            let reason = match state {
-                None => "the signing token is unknown".to_owned(),
-                Some((true, plan_id)) => {
-                    format!("the signing token of plan {plan_id} was used already")
-                }
-                Some((false, plan_id)) => format!("the signing token of plan {plan_id} expired"),
-            };
-            Err(StoreError::ConditionFailed(reason))
+            let rows = statement
+                .query_map([&aggregate_id], |row| row.get::<_, String>(0))
+                .map_err(context)?;
+            let mut events = Vec::new();
+            for body in rows {
+                events.push(from_json("event", &body.map_err(context)?)?);
+            }
+            Ok(events)
         })
         .await
     }

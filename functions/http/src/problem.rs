@@ -99,6 +99,12 @@ impl From<UseCaseError> for Problem {
         match error {
             UseCaseError::Invalid(errors) => Problem::invalid_fields(errors),
             UseCaseError::NotFound(detail) => Problem::not_found(detail),
+            UseCaseError::Conflict(detail) => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Not allowed in this state",
+                detail,
+            ),
             UseCaseError::Refused { detail, errors } => Problem {
                 errors,
                 ..Problem::new(

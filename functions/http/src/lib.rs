@@ -1,0 +1,82 @@
+//! What the HTTP functions (plan-creation, mandate-signing) share: the handler state,
+//! bearer-key authentication of the operator API, JSON bodies and `application/problem+json`
+//! errors. Each function's router is built on these and mounted alone in its Lambda, or merged
+//! with the others by the local host.
+//!
+//! # Layout
+//!
+//! - [`problem`]: `application/problem+json` answers.
+//! - this file: [`ApiState`], [`require_api_key`], [`parse_json`], [`json_response`].
+
+pub mod problem;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tranche_domain::ports::Ports;
+use tranche_domain::secrets::sha256_hex;
+
+use crate::problem::Problem;
+
+/// What every handler needs: the ports, and where links and e-mails point.
+#[derive(Clone)]
+pub struct ApiState {
+    pub ports: Ports,
+    /// `https://pay.example.com`: signing links are `<public_url>/sign/<token>`.
+    pub public_url: String,
+    /// The sender of the e-mails to debtors and creditors (`Tranche <noreply@example.com>`).
+    pub mail_from: String,
+}
+
+/// Refuses `/v1` calls without a known `Authorization: Bearer <key>`. Keys are compared by
+/// their SHA-256: the store never holds a key itself.
+pub async fn require_api_key(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        return Problem::unauthorized().into_response();
+    };
+    match state
+        .ports
+        .api_keys
+        .api_key_hash_exists(&sha256_hex(key))
+        .await
+    {
+        Ok(true) => next.run(request).await,
+        Ok(false) => Problem::unauthorized().into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "api key lookup failed");
+            Problem::unavailable().into_response()
+        }
+    }
+}
+
+/// Reads a JSON body, answering a 400 problem for an empty or malformed one.
+pub fn parse_json(body: &Bytes) -> Result<Value, Problem> {
+    if body.is_empty() {
+        return Err(Problem::malformed_body("the body is empty"));
+    }
+    serde_json::from_slice(body).map_err(Problem::malformed_body)
+}
+
+/// A JSON answer with its content type.
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, value.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
