@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use mail_parser::MimeHeaders;
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -98,9 +99,15 @@ impl TestApp {
     }
 
     /// Stops the host and starts a new one on the same data folder, as a restart would.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        let today = self.today;
+        self.restart_on(today).await
+    }
+
+    /// Restarts the host on the same data with another day pinned: how a test moves in time.
+    pub async fn restart_on(mut self, today: NaiveDate) -> TestApp {
         self.stop().await;
-        TestApp::start(self._folder.clone(), self.data.clone(), self.today).await
+        TestApp::start(self._folder.clone(), self.data.clone(), today).await
     }
 
     async fn stop(&mut self) {
@@ -261,4 +268,273 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A plan's signing link and the ids behind it.
+#[derive(Debug, Clone)]
+pub struct SigningLink {
+    pub url: String,
+    pub plan_id: String,
+    pub mandate_id: String,
+}
+
+/// A page as the debtor's browser gets it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+impl Page {
+    /// The page's text with the HTML entities it uses turned back into characters.
+    pub fn text(&self) -> String {
+        unescape(&self.html)
+    }
+
+    /// The error shown at a form field (`<p class="error" id="iban-error">`), if any.
+    pub fn error_at(&self, field: &str) -> Option<String> {
+        let marker = format!("id=\"{field}-error\">");
+        let start = self.html.find(&marker)? + marker.len();
+        let end = self.html[start..].find('<')? + start;
+        Some(unescape(&self.html[start..end]))
+    }
+
+    /// The value of a hidden or text input.
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.html.find(&marker)? + marker.len();
+        let end = self.html[start..].find('"')? + start;
+        Some(unescape(&self.html[start..end]))
+    }
+
+    /// The confirmation page's PDF link.
+    pub fn document_link(&self) -> Option<String> {
+        let marker = "id=\"document-link\" href=\"";
+        let start = self.html.find(marker)? + marker.len();
+        let end = self.html[start..].find('"')? + start;
+        Some(unescape(&self.html[start..end]))
+    }
+}
+
+/// Undoes the escaping of the signing pages.
+pub fn unescape(html: &str) -> String {
+    html.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// An e-mail from the outbox folder.
+#[derive(Debug)]
+pub struct SentMail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    /// (file name, bytes)
+    pub attachments: Vec<(String, Vec<u8>)>,
+}
+
+/// A form as name/value pairs, in the order a browser sends them.
+pub type FormFields = Vec<(&'static str, String)>;
+
+/// The form fields of a valid signature, for the fixture plan's debtor.
+pub fn valid_signature(document: &str) -> FormFields {
+    vec![
+        ("name", "Jörg Müller".into()),
+        ("street", "Lindenallee".into()),
+        ("building", "3".into()),
+        ("postcode", "50667".into()),
+        ("town", "Köln".into()),
+        ("country", "DE".into()),
+        ("iban", "de89 3704 0044 0532 0130 00".into()),
+        ("bic", "".into()),
+        ("signature_name", "Jörg Müller".into()),
+        ("accept", "yes".into()),
+        ("document", document.into()),
+        ("action", "sign".into()),
+    ]
+}
+
+/// Replaces (or adds) one field of a form.
+pub fn with_field(mut fields: FormFields, name: &'static str, value: &str) -> FormFields {
+    fields.retain(|(n, _)| *n != name);
+    fields.push((name, value.to_owned()));
+    fields
+}
+
+/// Removes one field of a form.
+pub fn without_field(mut fields: FormFields, name: &str) -> FormFields {
+    fields.retain(|(n, _)| *n != name);
+    fields
+}
+
+impl TestApp {
+    /// Creates a plan and answers its signing link.
+    pub async fn given_plan(&self, body: &Value) -> SigningLink {
+        let response = self.create_plan(body).await;
+        let status = response.status();
+        let plan: Value = response.json().await.expect("a JSON plan");
+        assert_eq!(status, reqwest::StatusCode::CREATED, "plan refused: {plan}");
+        SigningLink {
+            url: plan["signing_url"]
+                .as_str()
+                .expect("a signing url")
+                .to_owned(),
+            plan_id: plan["id"].as_str().expect("an id").to_owned(),
+            mandate_id: plan["mandate_id"]
+                .as_str()
+                .expect("a mandate id")
+                .to_owned(),
+        }
+    }
+
+    /// `url` on this host: a link made by an earlier host (before a restart, on another port)
+    /// keeps its path.
+    fn on_this_host(&self, url: &str) -> String {
+        let path = match url.strip_prefix("http://") {
+            Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => url,
+        };
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A GET as a browser does it, with an optional `Accept-Language`.
+    pub async fn open_page(&self, url: &str, accept_language: Option<&str>) -> Page {
+        let mut request = self
+            .client
+            .get(self.on_this_host(url))
+            .header("user-agent", "TrancheTest/1.0");
+        if let Some(languages) = accept_language {
+            request = request.header("accept-language", languages);
+        }
+        page(request.send().await.expect("the host answers")).await
+    }
+
+    /// A form POST as a browser does it.
+    pub async fn post_form(&self, url: &str, fields: &[(&'static str, String)]) -> Page {
+        let response = self
+            .client
+            .post(self.on_this_host(url))
+            .header("user-agent", "TrancheTest/1.0")
+            .form(fields)
+            .send()
+            .await
+            .expect("the host answers");
+        page(response).await
+    }
+
+    /// Opens the link and signs with the valid fixture data; answers the confirmation page.
+    pub async fn sign(&self, link: &SigningLink) -> Page {
+        let shown = self.open_page(&link.url, None).await;
+        let document = shown
+            .input_value("document")
+            .expect("the page carries its hash");
+        self.post_form(&link.url, &valid_signature(&document)).await
+    }
+
+    /// Raw bytes of a GET (a PDF).
+    pub async fn download(&self, url: &str) -> (reqwest::StatusCode, String, Vec<u8>) {
+        let response = self
+            .client
+            .get(self.on_this_host(url))
+            .bearer_auth(TEST_API_KEY)
+            .send()
+            .await
+            .expect("the host answers");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            content_type,
+            response.bytes().await.unwrap_or_default().to_vec(),
+        )
+    }
+
+    /// Every e-mail in the outbox, oldest first.
+    pub fn outbox(&self) -> Vec<SentMail> {
+        let folder = self.data.join("outbox");
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).expect("an outbox file");
+                let message = mail_parser::MessageParser::default()
+                    .parse(&raw)
+                    .expect("a parseable e-mail");
+                SentMail {
+                    to: message
+                        .to()
+                        .map(|to| {
+                            to.iter()
+                                .filter_map(|a| a.address().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    subject: message.subject().unwrap_or_default().to_owned(),
+                    text: message
+                        .body_text(0)
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default(),
+                    attachments: message
+                        .attachments()
+                        .map(|a| {
+                            (
+                                a.attachment_name().unwrap_or_default().to_owned(),
+                                a.contents().to_vec(),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// `GET /v1/mandates/{id}` as JSON.
+    pub async fn mandate(&self, id: &str) -> Value {
+        self.call(Method::GET, &format!("/v1/mandates/{id}"), None)
+            .await
+            .json()
+            .await
+            .expect("a JSON mandate")
+    }
+
+    /// `GET /v1/plans/{id}` as JSON.
+    pub async fn plan(&self, id: &str) -> Value {
+        self.get_plan(id).await.json().await.expect("a JSON plan")
+    }
+}
+
+async fn page(response: Response) -> Page {
+    Page {
+        status: response.status(),
+        headers: response.headers().clone(),
+        html: response.text().await.expect("a text body"),
+    }
+}
+
+/// The text `pdftotext -layout` reads from a PDF; fails the test when poppler-utils is missing.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let path = folder.path().join("document.pdf");
+    std::fs::write(&path, pdf).expect("the PDF is written");
+    let output = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs: install poppler-utils (apt-get install -y poppler-utils)");
+    assert!(output.status.success(), "pdftotext failed on the PDF");
+    String::from_utf8(output.stdout).expect("UTF-8 text")
 }

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
@@ -67,9 +68,10 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
-    "--hide-scrollbars",
-    "--lang=en-GB",
 ];
+
+/// The language a browser asks pages in unless a test picks another ([`Browser::launch_in`]).
+pub const DEFAULT_LANGUAGE: &str = "en-US";
 
 /// The user agent of the phone: Chrome on Android, in the reduced form Chrome sends itself.
 pub const PHONE_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
@@ -134,14 +136,22 @@ impl Browser {
         Browser::launch(Viewport::PHONE).await
     }
 
-    /// A browser showing pages on `viewport`. Panics, naming the Debian packages, when Chromium
-    /// or ChromeDriver is not installed, and with ChromeDriver's log when it cannot start.
+    /// A browser showing pages on `viewport`, in [`DEFAULT_LANGUAGE`]. Panics, naming the
+    /// Debian packages, when Chromium or ChromeDriver is not installed, and with ChromeDriver's
+    /// log when it cannot start.
     pub async fn launch(viewport: Viewport) -> Browser {
+        Browser::launch_in(viewport, DEFAULT_LANGUAGE).await
+    }
+
+    /// A browser showing pages on `viewport` whose person reads `language` (such as `de-DE`):
+    /// it is the browser's UI language, `navigator.language` and the first entry of the
+    /// `Accept-Language` header it sends.
+    pub async fn launch_in(viewport: Viewport, language: &str) -> Browser {
         for (program, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(program).exists(),
-                "browser tests need {program}, which is missing: install Debian's packages with \
-                 `apt-get install -y chromium chromium-driver` (scripts/test.sh does) [{package}]"
+                "browser tests need Debian's package `{package}`, and {program} is missing: run \
+                 `apt-get install -y chromium chromium-driver` as root (scripts/test.sh does)"
             );
         }
         let mut last_error = String::new();
@@ -150,7 +160,7 @@ impl Browser {
         for _ in 0..3 {
             match Driver::start() {
                 Ok(mut driver) => match driver.wait_until_ready().await {
-                    Ok(()) => return Browser::connect(driver, viewport).await,
+                    Ok(()) => return Browser::connect(driver, viewport, language).await,
                     Err(error) => last_error = error,
                 },
                 Err(error) => last_error = error,
@@ -159,7 +169,7 @@ impl Browser {
         panic!("chromedriver did not start: {last_error}");
     }
 
-    async fn connect(mut driver: Driver, viewport: Viewport) -> Browser {
+    async fn connect(mut driver: Driver, viewport: Viewport, language: &str) -> Browser {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
         args.push(format!(
             "--window-size={},{}",
@@ -169,9 +179,17 @@ impl Browser {
             "--user-data-dir={}",
             driver.profile.path().join("profile").display()
         ));
-        let mut options = json!({ "binary": CHROMIUM, "args": args });
-        if viewport.mobile {
-            options["mobileEmulation"] = json!({
+        args.push(format!("--lang={language}"));
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": args,
+            "prefs": { "intl.accept_languages": language },
+        });
+        // Device metrics fix the page's viewport to exactly the size asked for: a headless
+        // window of 1280×900 alone leaves only 1280×757 to the page, the rest being the
+        // (invisible) browser frame.
+        options["mobileEmulation"] = if viewport.mobile {
+            json!({
                 "deviceMetrics": {
                     "width": viewport.width,
                     "height": viewport.height,
@@ -180,8 +198,18 @@ impl Browser {
                     "touch": true,
                 },
                 "userAgent": PHONE_USER_AGENT,
-            });
-        }
+            })
+        } else {
+            json!({
+                "deviceMetrics": {
+                    "width": viewport.width,
+                    "height": viewport.height,
+                    "pixelRatio": 1,
+                    "mobile": false,
+                    "touch": false,
+                },
+            })
+        };
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("chrome"));
         capabilities.insert("goog:chromeOptions".into(), options);
@@ -516,15 +544,47 @@ impl Browser {
         save_artifact(name, &png)
     }
 
-    /// Saves the whole page, also what lies below the fold, as `tests/artifacts/<name>.png`
-    /// and returns the file's path.
+    /// Saves the whole page, also what lies below the fold and beyond the right edge, as
+    /// `tests/artifacts/<name>.png` and returns the file's path. WebDriver's own screenshots
+    /// stop at the screen's edges, so this asks Chromium directly (DevTools'
+    /// `Page.captureScreenshot` through ChromeDriver).
     pub async fn screenshot_full_page(&self, name: &str) -> PathBuf {
-        let png = self
-            .find("html")
+        let size = self
+            .execute(
+                "const root = document.documentElement; \
+                 return [Math.max(root.scrollWidth, root.clientWidth), \
+                         Math.max(root.scrollHeight, root.clientHeight)];",
+                vec![],
+            )
+            .await;
+        let session = self.driver.session.as_deref().expect("a session");
+        let answer: Value = self
+            .http
+            .post(format!(
+                "{}/session/{session}/goog/cdp/execute",
+                self.driver.url()
+            ))
+            .json(&json!({
+                "cmd": "Page.captureScreenshot",
+                "params": {
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1 },
+                },
+            }))
+            .send()
             .await
-            .screenshot()
+            .and_then(reqwest::Response::error_for_status)
+            .expect("chromedriver takes a full-page screenshot")
+            .json()
             .await
-            .expect("a screenshot of the page");
+            .expect("chromedriver answers with JSON");
+        let data = answer["value"]["data"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no screenshot in chromedriver's answer: {answer}"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("the screenshot is base64");
         save_artifact(name, &png)
     }
 

@@ -24,33 +24,52 @@
 //! - a page size is clamped to 1..=500, and `next` is `None` exactly on the last page (also when
 //!   that page is full);
 //! - an idempotency key takes one answer: completing it twice, or releasing it once answered,
-//!   fails its condition and keeps the first answer; releasing an unknown key does nothing.
+//!   fails its condition and keeps the first answer; releasing an unknown key does nothing;
+//! - a mandate reference is unique per creditor, not across creditors;
+//! - a mandate is found by a download token hash only while its stored version carries that
+//!   hash: an update that replaces or clears it moves or removes the lookup;
+//! - an aggregate's events come back in numeric `seq` order, and only its own, also when another
+//!   aggregate's id starts with the same characters;
+//! - an event comes back exactly as appended (its `data` JSON with integers beyond 2^53, its
+//!   time to the microsecond), so its hash chain still verifies;
+//! - a signing token used inside a commit meets the conditions of `use_signing_token`, and the
+//!   use of an unknown token creates no token;
+//! - a refused commit leaves nothing behind, not even a claim on a key: the ids, the mandate
+//!   reference and the token hash it would have taken are free for a corrected retry.
 
 use std::any::Any;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 use tranche_domain::creditor::CreditorId;
 use tranche_domain::error::StoreError;
-use tranche_domain::plan::{Plan, PlanId, PlanStatus};
+use tranche_domain::events::{Event, verify_chain};
+use tranche_domain::mandate::{Mandate, MandateStatus};
+use tranche_domain::plan::{Plan, PlanId, PlanStatus, SigningToken};
 use tranche_domain::ports::{
-    ApiKeyStore, CreditorStore, IdempotencyRecord, IdempotencyStore, PlanQuery, PlanStore,
-    StoredResponse,
+    ApiKeyStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore, MandateStore,
+    PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
 };
 use tranche_domain::secrets::{random_id, random_token, sha256_hex};
 
 use crate::fixtures::{
-    at, creditor, plan, signing_token, unique_creditor_id, unique_plan_id, unique_token_hash,
+    at, creditor, event_chain, mandate, plan, signing_token, unique_creditor_id, unique_mandate_id,
+    unique_plan_id, unique_token_hash,
 };
 
-/// The store ports under test. Most adapters implement all four on one value
+/// The store ports under test. Most adapters implement all of them on one value
 /// ([`Stores::from_store`]); the fields are public so an adapter split over several values can be
 /// bundled by hand.
 #[derive(Clone)]
 pub struct Stores {
     pub creditors: Arc<dyn CreditorStore>,
     pub plans: Arc<dyn PlanStore>,
+    pub mandates: Arc<dyn MandateStore>,
+    pub events: Arc<dyn EventStore>,
+    /// Every mandate and event is written through here, as the use cases write them.
+    pub transactions: Arc<dyn TransactionalStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// Whatever must live as long as the stores: a temporary folder, a server process.
@@ -61,12 +80,22 @@ impl Stores {
     /// Every port from one store value.
     pub fn from_store<S>(store: S) -> Self
     where
-        S: CreditorStore + PlanStore + IdempotencyStore + ApiKeyStore + 'static,
+        S: CreditorStore
+            + PlanStore
+            + MandateStore
+            + EventStore
+            + TransactionalStore
+            + IdempotencyStore
+            + ApiKeyStore
+            + 'static,
     {
         let store = Arc::new(store);
         Self {
             creditors: store.clone(),
             plans: store.clone(),
+            mandates: store.clone(),
+            events: store.clone(),
+            transactions: store.clone(),
             idempotency: store.clone(),
             api_keys: store,
             keep_alive: None,
@@ -108,6 +137,24 @@ macro_rules! store_conformance_tests {
             a_completed_idempotency_key_keeps_its_first_answer,
             a_released_idempotency_key_can_be_claimed_again,
             api_key_hashes_are_registered_once_and_found,
+            an_inserted_mandate_reads_back_as_stored,
+            a_duplicate_mandate_id_fails_its_condition_and_keeps_the_stored_mandate,
+            a_mandate_reference_is_unique_per_creditor_only,
+            a_mandate_update_at_the_next_version_succeeds_and_a_stale_one_fails,
+            an_update_of_an_unknown_mandate_fails_its_condition,
+            concurrent_mandate_updates_from_one_version_let_exactly_one_win,
+            a_mandate_is_found_by_its_download_token_only_while_it_carries_it,
+            events_come_back_in_seq_order_without_other_aggregates,
+            an_event_with_an_existing_seq_fails_its_condition_and_keeps_the_first,
+            concurrent_appends_of_one_seq_let_exactly_one_win,
+            an_event_chain_verifies_after_a_round_trip_through_the_store,
+            a_commit_applies_every_write_in_it,
+            a_commit_whose_last_write_fails_leaves_nothing_of_the_earlier_writes,
+            a_commit_ending_in_a_stale_plan_update_leaves_the_token_and_the_mandate_as_they_were,
+            a_commit_whose_first_write_fails_applies_none_of_the_later_ones,
+            a_signing_token_used_in_a_commit_fails_a_second_commit_and_rolls_it_back,
+            an_expired_or_unknown_signing_token_fails_a_commit_and_rolls_it_back,
+            concurrent_signature_commits_with_one_token_let_exactly_one_win,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -883,4 +930,964 @@ pub async fn api_key_hashes_are_registered_once_and_found(stores: &Stores) {
     );
     let unknown = sha256_hex(random_token());
     assert!(!stores.api_keys.api_key_hash_exists(&unknown).await.unwrap());
+}
+
+/// A plan awaiting signature with its signing token and invited mandate, and the first event of
+/// each: what creating a plan commits, not stored yet.
+struct Invitation {
+    plan: Plan,
+    token: SigningToken,
+    mandate: Mandate,
+    plan_created: Event,
+    mandate_invited: Event,
+}
+
+impl Invitation {
+    /// A new invitation under a creditor of its own.
+    fn new() -> Self {
+        let creditor_id = unique_creditor_id();
+        let plan = plan(
+            &unique_plan_id(),
+            &creditor_id,
+            PlanStatus::AwaitingSignature,
+        );
+        let token = signing_token(&plan);
+        let mut mandate = mandate(&unique_mandate_id(), &creditor_id, &plan.id);
+        mandate.status = MandateStatus::Invited;
+        let plan_created = Event::next(
+            None,
+            &plan.id.0,
+            "plan.created",
+            plan.created_at,
+            "operator",
+            json!({"instalments": plan.instalments.len(), "mandate_id": mandate.id}),
+        );
+        let mandate_invited = Event::next(
+            None,
+            &mandate.id.0,
+            "mandate.invited",
+            mandate.created_at,
+            "operator",
+            json!({"plan_id": plan.id, "reference": mandate.reference}),
+        );
+        Self {
+            plan,
+            token,
+            mandate,
+            plan_created,
+            mandate_invited,
+        }
+    }
+
+    /// The writes of the plan creation, in the order the use case commits them.
+    fn writes(&self) -> Vec<Write> {
+        vec![
+            Write::InsertPlan(self.plan.clone()),
+            Write::InsertMandate(self.mandate.clone()),
+            Write::InsertSigningToken(self.token.clone()),
+            Write::AppendEvent(self.plan_created.clone()),
+            Write::AppendEvent(self.mandate_invited.clone()),
+        ]
+    }
+
+    /// The writes of the debtor's signature at `signed_at`, prepared from the stored invitation:
+    /// the token used, the mandate signed with a download link, the plan active, the event.
+    fn signature(&self, signed_at: DateTime<Utc>) -> Vec<Write> {
+        let mut mandate = self.mandate.clone();
+        mandate.status = MandateStatus::Signed;
+        mandate.download_token_hash = Some(unique_token_hash());
+        mandate.download_expires_at = Some(signed_at + Duration::days(1));
+        mandate.updated_at = signed_at;
+        mandate.version += 1;
+        let mut plan = self.plan.clone();
+        plan.status = PlanStatus::Active;
+        plan.mandate_id = Some(mandate.id.0.clone());
+        plan.updated_at = signed_at;
+        plan.version += 1;
+        let signed = Event::next(
+            Some(&self.mandate_invited),
+            &mandate.id.0,
+            "mandate.signed",
+            signed_at,
+            "debtor",
+            json!({"method": "click"}),
+        );
+        vec![
+            Write::UseSigningToken {
+                token_hash: self.token.token_hash.clone(),
+                at: signed_at,
+            },
+            Write::UpdateMandate(mandate),
+            Write::AppendEvent(signed),
+            Write::UpdatePlan(plan),
+        ]
+    }
+
+    /// A day before the signing link expires.
+    fn signing_time(&self) -> DateTime<Utc> {
+        self.token.expires_at - Duration::days(1) + Duration::microseconds(654_321)
+    }
+
+    /// Asserts that nothing of the invitation is stored.
+    async fn assert_absent(&self, stores: &Stores) {
+        assert_eq!(stores.plans.get_plan(&self.plan.id).await.unwrap(), None);
+        assert_eq!(
+            stores.mandates.get_mandate(&self.mandate.id).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            stores
+                .plans
+                .get_signing_token(&self.token.token_hash)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            stores.events.list_events(&self.plan.id.0).await.unwrap(),
+            []
+        );
+        assert_eq!(
+            stores.events.list_events(&self.mandate.id.0).await.unwrap(),
+            []
+        );
+    }
+}
+
+/// Commits a new [`Invitation`] and answers it.
+async fn commit_invitation(stores: &Stores) -> Invitation {
+    let invitation = Invitation::new();
+    stores
+        .transactions
+        .commit(&invitation.writes())
+        .await
+        .expect("a new invitation is committed");
+    invitation
+}
+
+/// Stores the fixture mandate under a new id, creditor and plan, and answers it.
+async fn insert_mandate(stores: &Stores) -> Mandate {
+    let mandate = mandate(
+        &unique_mandate_id(),
+        &unique_creditor_id(),
+        &unique_plan_id(),
+    );
+    stores
+        .transactions
+        .commit(&[Write::InsertMandate(mandate.clone())])
+        .await
+        .expect("a new mandate is inserted");
+    mandate
+}
+
+/// A chain of `count` events for one aggregate, all at the same instant, so only `seq` orders
+/// them.
+fn numbered_events(aggregate_id: &str, count: u64) -> Vec<Event> {
+    let mut events: Vec<Event> = Vec::new();
+    for n in 1..=count {
+        let event = Event::next(
+            events.last(),
+            aggregate_id,
+            "plan.instalment_planned",
+            at("2027-01-04T09:30:00.000001Z"),
+            "system",
+            json!({"instalment": n}),
+        );
+        events.push(event);
+    }
+    events
+}
+
+/// A mandate inserted through a commit reads back equal, its whole body included (debtor,
+/// evidence, document, amendments, microsecond timestamps); an unknown id reads as `None`.
+pub async fn an_inserted_mandate_reads_back_as_stored(stores: &Stores) {
+    let mandate = mandate(
+        &unique_mandate_id(),
+        &unique_creditor_id(),
+        &unique_plan_id(),
+    );
+
+    stores
+        .transactions
+        .commit(&[Write::InsertMandate(mandate.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        stores.mandates.get_mandate(&mandate.id).await.unwrap(),
+        Some(mandate)
+    );
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&unique_mandate_id())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Inserting a mandate whose id exists fails its condition and leaves the stored one as it was;
+/// the refused insert holds no claim on its own reference afterwards.
+pub async fn a_duplicate_mandate_id_fails_its_condition_and_keeps_the_stored_mandate(
+    stores: &Stores,
+) {
+    let stored = insert_mandate(stores).await;
+    let mut impostor = mandate(&stored.id, &unique_creditor_id(), &unique_plan_id());
+    impostor.status = MandateStatus::Invited;
+
+    let result = stores
+        .transactions
+        .commit(&[Write::InsertMandate(impostor.clone())])
+        .await;
+
+    assert_condition_failed(result, "inserting a mandate id twice");
+    assert_eq!(
+        stores.mandates.get_mandate(&stored.id).await.unwrap(),
+        Some(stored)
+    );
+    let mut retry = impostor;
+    retry.id = unique_mandate_id();
+    stores
+        .transactions
+        .commit(&[Write::InsertMandate(retry.clone())])
+        .await
+        .expect("the reference of a refused insert is free");
+    assert_eq!(
+        stores.mandates.get_mandate(&retry.id).await.unwrap(),
+        Some(retry)
+    );
+}
+
+/// A second mandate with the same reference under the same creditor fails its condition and is
+/// not stored; the same reference under another creditor is a different mandate and is stored.
+pub async fn a_mandate_reference_is_unique_per_creditor_only(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let first = mandate(&unique_mandate_id(), &creditor_id, &unique_plan_id());
+    stores
+        .transactions
+        .commit(&[Write::InsertMandate(first.clone())])
+        .await
+        .unwrap();
+    let mut same_creditor = mandate(&unique_mandate_id(), &creditor_id, &unique_plan_id());
+    same_creditor.reference = first.reference.clone();
+    let mut other_creditor = mandate(
+        &unique_mandate_id(),
+        &unique_creditor_id(),
+        &unique_plan_id(),
+    );
+    other_creditor.reference = first.reference.clone();
+
+    let clash = stores
+        .transactions
+        .commit(&[Write::InsertMandate(same_creditor.clone())])
+        .await;
+    let elsewhere = stores
+        .transactions
+        .commit(&[Write::InsertMandate(other_creditor.clone())])
+        .await;
+
+    assert_condition_failed(clash, "reusing a reference under one creditor");
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&same_creditor.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        elsewhere.is_ok(),
+        "another creditor may use the same reference: {elsewhere:?}"
+    );
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&other_creditor.id)
+            .await
+            .unwrap(),
+        Some(other_creditor)
+    );
+    assert_eq!(
+        stores.mandates.get_mandate(&first.id).await.unwrap(),
+        Some(first)
+    );
+}
+
+/// An update carrying the stored version plus one replaces the mandate; an update from a stale
+/// version, or one that skips a version, fails its condition and changes nothing.
+pub async fn a_mandate_update_at_the_next_version_succeeds_and_a_stale_one_fails(stores: &Stores) {
+    let stored = insert_mandate(stores).await;
+    let mut active = stored.clone();
+    active.status = MandateStatus::Active;
+    active.document_key = Some(format!("mandates/{}.pdf", active.id));
+    active.updated_at = at("2027-03-01T06:00:00.000042Z");
+    active.version = 2;
+
+    stores
+        .transactions
+        .commit(&[Write::UpdateMandate(active.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        stores.mandates.get_mandate(&active.id).await.unwrap(),
+        Some(active.clone())
+    );
+
+    // A writer that read version 1 and did not see the first collection.
+    let mut stale = stored.clone();
+    stale.status = MandateStatus::Cancelled;
+    stale.version = 2;
+    assert_condition_failed(
+        stores
+            .transactions
+            .commit(&[Write::UpdateMandate(stale)])
+            .await,
+        "a stale mandate update",
+    );
+
+    // A writer that skips a version.
+    let mut skipping = active.clone();
+    skipping.status = MandateStatus::Expired;
+    skipping.version = 4;
+    assert_condition_failed(
+        stores
+            .transactions
+            .commit(&[Write::UpdateMandate(skipping)])
+            .await,
+        "a skipping mandate update",
+    );
+
+    assert_eq!(
+        stores.mandates.get_mandate(&active.id).await.unwrap(),
+        Some(active)
+    );
+}
+
+/// Updating a mandate that was never inserted fails its condition and does not create it.
+pub async fn an_update_of_an_unknown_mandate_fails_its_condition(stores: &Stores) {
+    let mut ghost = mandate(
+        &unique_mandate_id(),
+        &unique_creditor_id(),
+        &unique_plan_id(),
+    );
+    ghost.version = 2;
+
+    let result = stores
+        .transactions
+        .commit(&[Write::UpdateMandate(ghost.clone())])
+        .await;
+
+    assert_condition_failed(result, "updating an unknown mandate");
+    assert_eq!(stores.mandates.get_mandate(&ghost.id).await.unwrap(), None);
+}
+
+/// Eight writers that all read version 1 of a mandate update it at once: exactly one wins, and
+/// the stored mandate is the winner's.
+pub async fn concurrent_mandate_updates_from_one_version_let_exactly_one_win(stores: &Stores) {
+    let stored = insert_mandate(stores).await;
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            let stores = stores.clone();
+            let mut update = stored.clone();
+            update.document_key = Some(format!("mandates/writer-{n}.pdf"));
+            update.version = 2;
+            tokio::spawn(async move {
+                let result = stores
+                    .transactions
+                    .commit(&[Write::UpdateMandate(update.clone())])
+                    .await;
+                (update, result)
+            })
+        })
+        .collect();
+
+    let mut winners = Vec::new();
+    for writer in writers {
+        let (update, result) = writer.await.expect("a writer task finishes");
+        match result {
+            Ok(()) => winners.push(update),
+            Err(StoreError::ConditionFailed(_)) => {}
+            Err(other) => panic!("a losing update fails its condition, not {other:?}"),
+        }
+    }
+
+    assert_eq!(winners.len(), 1, "exactly one concurrent update wins");
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&stored.id)
+            .await
+            .unwrap()
+            .as_ref(),
+        winners.first()
+    );
+}
+
+/// A download token hash finds nothing until an update gives it to a mandate, then finds that
+/// mandate as stored; a new link replaces the old one, and clearing the link removes it. An
+/// unknown hash finds nothing.
+pub async fn a_mandate_is_found_by_its_download_token_only_while_it_carries_it(stores: &Stores) {
+    let stored = insert_mandate(stores).await;
+    let first_link = unique_token_hash();
+    let second_link = unique_token_hash();
+    let by_link = |hash: String| {
+        let stores = stores.clone();
+        async move {
+            stores
+                .mandates
+                .get_mandate_by_download_token(&hash)
+                .await
+                .expect("a lookup by download link answers")
+        }
+    };
+
+    assert_eq!(by_link(first_link.clone()).await, None);
+
+    let mut linked = stored.clone();
+    linked.download_token_hash = Some(first_link.clone());
+    linked.download_expires_at = Some(at("2027-01-07T18:42:07.123456Z"));
+    linked.version = 2;
+    stores
+        .transactions
+        .commit(&[Write::UpdateMandate(linked.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(by_link(first_link.clone()).await, Some(linked.clone()));
+    assert_eq!(by_link(unique_token_hash()).await, None);
+
+    let mut relinked = linked.clone();
+    relinked.download_token_hash = Some(second_link.clone());
+    relinked.version = 3;
+    stores
+        .transactions
+        .commit(&[Write::UpdateMandate(relinked.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(by_link(first_link).await, None, "the old link is gone");
+    assert_eq!(by_link(second_link.clone()).await, Some(relinked.clone()));
+
+    let mut unlinked = relinked;
+    unlinked.download_token_hash = None;
+    unlinked.download_expires_at = None;
+    unlinked.version = 4;
+    stores
+        .transactions
+        .commit(&[Write::UpdateMandate(unlinked)])
+        .await
+        .unwrap();
+
+    assert_eq!(by_link(second_link).await, None, "a cleared link is gone");
+}
+
+/// Twelve events appended out of order, a few per commit and interleaved with two other
+/// aggregates' events, come back in `seq` order (10 after 9, not after 1); each aggregate gets
+/// only its own, although one id starts with the other; an unknown aggregate has none.
+pub async fn events_come_back_in_seq_order_without_other_aggregates(stores: &Stores) {
+    let aggregate = random_id("mnd");
+    let longer = format!("{aggregate}7");
+    let shorter = aggregate[..aggregate.len() - 1].to_owned();
+    let ours = numbered_events(&aggregate, 12);
+    let theirs = numbered_events(&longer, 3);
+    let shorter_events = numbered_events(&shorter, 2);
+    let append_order = [7, 2, 11, 1, 12, 4, 9, 3, 10, 6, 5, 8];
+
+    for (i, seqs) in append_order.chunks(3).enumerate() {
+        let mut writes: Vec<Write> = seqs
+            .iter()
+            .map(|&seq| Write::AppendEvent(ours[seq - 1].clone()))
+            .collect();
+        writes.extend(theirs.get(i).cloned().map(Write::AppendEvent));
+        writes.extend(shorter_events.get(i).cloned().map(Write::AppendEvent));
+        stores.transactions.commit(&writes).await.unwrap();
+    }
+
+    assert_eq!(stores.events.list_events(&aggregate).await.unwrap(), ours);
+    assert_eq!(stores.events.list_events(&longer).await.unwrap(), theirs);
+    assert_eq!(
+        stores.events.list_events(&shorter).await.unwrap(),
+        shorter_events
+    );
+    assert_eq!(
+        stores.events.list_events(&random_id("mnd")).await.unwrap(),
+        []
+    );
+}
+
+/// Appending an event whose `(aggregate_id, seq)` is stored fails its condition, whatever its
+/// content, and the stored event stays; the same `seq` in another aggregate is no clash.
+pub async fn an_event_with_an_existing_seq_fails_its_condition_and_keeps_the_first(
+    stores: &Stores,
+) {
+    let aggregate = random_id("mnd");
+    let chain = event_chain(&aggregate);
+    stores
+        .transactions
+        .commit(&[
+            Write::AppendEvent(chain[0].clone()),
+            Write::AppendEvent(chain[1].clone()),
+        ])
+        .await
+        .unwrap();
+    let forged = Event::next(
+        Some(&chain[0]),
+        &aggregate,
+        "mandate.cancelled",
+        chain[1].at,
+        "operator",
+        json!({"reason": "forged"}),
+    );
+
+    let over_the_second = stores
+        .transactions
+        .commit(&[Write::AppendEvent(forged)])
+        .await;
+    let the_first_again = stores
+        .transactions
+        .commit(&[Write::AppendEvent(chain[0].clone())])
+        .await;
+
+    assert_condition_failed(over_the_second, "appending a seq that is stored");
+    assert_condition_failed(the_first_again, "appending the same event twice");
+    assert_eq!(
+        stores.events.list_events(&aggregate).await.unwrap(),
+        chain[..2]
+    );
+    let elsewhere = event_chain(&random_id("mnd"));
+    stores
+        .transactions
+        .commit(&[Write::AppendEvent(elsewhere[0].clone())])
+        .await
+        .expect("seq 1 of another aggregate is no clash");
+}
+
+/// Eight writers append the next event of one aggregate at once: exactly one wins, and the log
+/// holds the first event and the winner's.
+pub async fn concurrent_appends_of_one_seq_let_exactly_one_win(stores: &Stores) {
+    let aggregate = random_id("pln");
+    let first = numbered_events(&aggregate, 1).remove(0);
+    stores
+        .transactions
+        .commit(&[Write::AppendEvent(first.clone())])
+        .await
+        .unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            let stores = stores.clone();
+            let event = Event::next(
+                Some(&first),
+                &aggregate,
+                "plan.paused",
+                first.at + Duration::seconds(1),
+                "operator",
+                json!({"writer": n}),
+            );
+            tokio::spawn(async move {
+                let result = stores
+                    .transactions
+                    .commit(&[Write::AppendEvent(event.clone())])
+                    .await;
+                (event, result)
+            })
+        })
+        .collect();
+
+    let mut winners = Vec::new();
+    for writer in writers {
+        let (event, result) = writer.await.expect("a writer task finishes");
+        match result {
+            Ok(()) => winners.push(event),
+            Err(StoreError::ConditionFailed(_)) => {}
+            Err(other) => panic!("a losing append fails its condition, not {other:?}"),
+        }
+    }
+
+    assert_eq!(winners.len(), 1, "exactly one concurrent append wins");
+    let mut expected = vec![first];
+    expected.extend(winners);
+    assert_eq!(
+        stores.events.list_events(&aggregate).await.unwrap(),
+        expected
+    );
+}
+
+/// A mandate's hash chain (`Event::next`), appended over several commits, comes back equal field
+/// by field and verifies with `verify_chain`: the store keeps the `data` JSON exactly (large
+/// integers, escapes, non-ASCII text, nulls, empty containers) and the time to the microsecond.
+pub async fn an_event_chain_verifies_after_a_round_trip_through_the_store(stores: &Stores) {
+    let aggregate = random_id("mnd");
+    let chain = event_chain(&aggregate);
+    let (first_commit, later) = chain.split_at(2);
+
+    stores
+        .transactions
+        .commit(
+            &first_commit
+                .iter()
+                .cloned()
+                .map(Write::AppendEvent)
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    for event in later {
+        stores
+            .transactions
+            .commit(&[Write::AppendEvent(event.clone())])
+            .await
+            .unwrap();
+    }
+    let listed = stores.events.list_events(&aggregate).await.unwrap();
+
+    assert_eq!(verify_chain(&listed), Ok(()));
+    assert_eq!(listed, chain);
+}
+
+/// One commit of a plan, its mandate, its signing token and two events stores all of them,
+/// each readable afterwards as written.
+pub async fn a_commit_applies_every_write_in_it(stores: &Stores) {
+    let invitation = Invitation::new();
+
+    stores
+        .transactions
+        .commit(&invitation.writes())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        stores.plans.get_plan(&invitation.plan.id).await.unwrap(),
+        Some(invitation.plan.clone())
+    );
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&invitation.mandate.id)
+            .await
+            .unwrap(),
+        Some(invitation.mandate.clone())
+    );
+    assert_eq!(
+        stores
+            .plans
+            .get_signing_token(&invitation.token.token_hash)
+            .await
+            .unwrap(),
+        Some(invitation.token.clone())
+    );
+    assert_eq!(
+        stores
+            .events
+            .list_events(&invitation.plan.id.0)
+            .await
+            .unwrap(),
+        [invitation.plan_created]
+    );
+    assert_eq!(
+        stores
+            .events
+            .list_events(&invitation.mandate.id.0)
+            .await
+            .unwrap(),
+        [invitation.mandate_invited]
+    );
+}
+
+/// A commit whose last write is an event at a stored `(aggregate_id, seq)` fails its condition
+/// and stores none of its earlier writes: no plan, no mandate, no token, no other event. Nor
+/// does it hold any key: the same writes without the clashing event then go through.
+pub async fn a_commit_whose_last_write_fails_leaves_nothing_of_the_earlier_writes(stores: &Stores) {
+    let other_aggregate = random_id("mnd");
+    let existing = event_chain(&other_aggregate).remove(0);
+    stores
+        .transactions
+        .commit(&[Write::AppendEvent(existing.clone())])
+        .await
+        .unwrap();
+    let clash = Event::next(
+        None,
+        &other_aggregate,
+        "mandate.invited",
+        existing.at,
+        "system",
+        json!({"clash": true}),
+    );
+    let invitation = Invitation::new();
+    let mut writes = invitation.writes();
+    writes.push(Write::AppendEvent(clash));
+
+    let result = stores.transactions.commit(&writes).await;
+
+    assert_condition_failed(result, "a commit ending in a stored event");
+    invitation.assert_absent(stores).await;
+    assert_eq!(
+        stores.events.list_events(&other_aggregate).await.unwrap(),
+        [existing]
+    );
+    stores
+        .transactions
+        .commit(&invitation.writes())
+        .await
+        .expect("a refused commit holds no ids, reference or token hash");
+}
+
+/// A signature prepared from version 1 of a plan that another writer has changed meanwhile: its
+/// last write, the plan update, fails its condition, so the token stays unused, the mandate
+/// keeps its version and has no download link, and no event is added.
+pub async fn a_commit_ending_in_a_stale_plan_update_leaves_the_token_and_the_mandate_as_they_were(
+    stores: &Stores,
+) {
+    let invitation = commit_invitation(stores).await;
+    let mut paused = invitation.plan.clone();
+    paused.status = PlanStatus::Paused;
+    paused.version = 2;
+    stores.plans.update_plan(&paused).await.unwrap();
+    let signature = invitation.signature(invitation.signing_time());
+    let Some(Write::UpdateMandate(signed_mandate)) = signature.get(1) else {
+        panic!("the signature updates the mandate second");
+    };
+    let link = signed_mandate.download_token_hash.clone().unwrap();
+
+    let result = stores.transactions.commit(&signature).await;
+
+    assert_condition_failed(result, "a signature over a changed plan");
+    let token = stores
+        .plans
+        .get_signing_token(&invitation.token.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.used_at, None, "the token is still unused");
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&invitation.mandate.id)
+            .await
+            .unwrap(),
+        Some(invitation.mandate.clone())
+    );
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate_by_download_token(&link)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .events
+            .list_events(&invitation.mandate.id.0)
+            .await
+            .unwrap(),
+        [invitation.mandate_invited]
+    );
+    assert_eq!(
+        stores.plans.get_plan(&paused.id).await.unwrap(),
+        Some(paused)
+    );
+}
+
+/// A commit whose first write fails its condition (a mandate id that exists) applies none of
+/// the writes after it, though each of them alone would succeed.
+pub async fn a_commit_whose_first_write_fails_applies_none_of_the_later_ones(stores: &Stores) {
+    let stored = insert_mandate(stores).await;
+    let mut duplicate = mandate(&stored.id, &unique_creditor_id(), &unique_plan_id());
+    duplicate.status = MandateStatus::Invited;
+    let invitation = Invitation::new();
+    let mut writes = vec![Write::InsertMandate(duplicate)];
+    writes.extend(invitation.writes());
+
+    let result = stores.transactions.commit(&writes).await;
+
+    assert_condition_failed(result, "a commit starting with a stored mandate id");
+    invitation.assert_absent(stores).await;
+    assert_eq!(
+        stores.mandates.get_mandate(&stored.id).await.unwrap(),
+        Some(stored)
+    );
+}
+
+/// The signature commit uses the token once and applies all its writes; a second commit with
+/// the same token (a replayed link) fails its condition and stores none of its other writes,
+/// and the token keeps its first time of use.
+pub async fn a_signing_token_used_in_a_commit_fails_a_second_commit_and_rolls_it_back(
+    stores: &Stores,
+) {
+    let invitation = commit_invitation(stores).await;
+    let signed_at = invitation.signing_time();
+    let signature = invitation.signature(signed_at);
+
+    stores.transactions.commit(&signature).await.unwrap();
+
+    let token = stores
+        .plans
+        .get_signing_token(&invitation.token.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.used_at, Some(signed_at));
+    let Some(Write::UpdateMandate(signed_mandate)) = signature.get(1) else {
+        panic!("the signature updates the mandate second");
+    };
+    assert_eq!(
+        stores
+            .mandates
+            .get_mandate(&invitation.mandate.id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(signed_mandate)
+    );
+
+    let mut replayed = mandate(
+        &unique_mandate_id(),
+        &invitation.plan.creditor_id,
+        &invitation.plan.id,
+    );
+    replayed.status = MandateStatus::Signed;
+    let replayed_event = Event::next(
+        None,
+        &replayed.id.0,
+        "mandate.signed",
+        signed_at + Duration::minutes(5),
+        "debtor",
+        json!({"method": "click"}),
+    );
+    let replay = stores
+        .transactions
+        .commit(&[
+            Write::InsertMandate(replayed.clone()),
+            Write::AppendEvent(replayed_event),
+            Write::UseSigningToken {
+                token_hash: invitation.token.token_hash.clone(),
+                at: signed_at + Duration::minutes(5),
+            },
+        ])
+        .await;
+
+    assert_condition_failed(replay, "a second commit with a used token");
+    assert_eq!(
+        stores.mandates.get_mandate(&replayed.id).await.unwrap(),
+        None
+    );
+    assert_eq!(stores.events.list_events(&replayed.id.0).await.unwrap(), []);
+    let token = stores
+        .plans
+        .get_signing_token(&invitation.token.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.used_at, Some(signed_at), "the first use is kept");
+}
+
+/// A token used in a commit at its expiry instant, or a token that does not exist, fails the
+/// commit and rolls back the mandate written before it; the unknown token is not created.
+pub async fn an_expired_or_unknown_signing_token_fails_a_commit_and_rolls_it_back(stores: &Stores) {
+    let invitation = commit_invitation(stores).await;
+    let creditor_id = &invitation.plan.creditor_id;
+    let late = mandate(&unique_mandate_id(), creditor_id, &invitation.plan.id);
+    let unknown = mandate(&unique_mandate_id(), creditor_id, &invitation.plan.id);
+    let unknown_hash = unique_token_hash();
+
+    let expired = stores
+        .transactions
+        .commit(&[
+            Write::InsertMandate(late.clone()),
+            Write::UseSigningToken {
+                token_hash: invitation.token.token_hash.clone(),
+                at: invitation.token.expires_at,
+            },
+        ])
+        .await;
+    let missing = stores
+        .transactions
+        .commit(&[
+            Write::InsertMandate(unknown.clone()),
+            Write::UseSigningToken {
+                token_hash: unknown_hash.clone(),
+                at: invitation.signing_time(),
+            },
+        ])
+        .await;
+
+    assert_condition_failed(expired, "a commit using an expired token");
+    assert_condition_failed(missing, "a commit using an unknown token");
+    assert_eq!(stores.mandates.get_mandate(&late.id).await.unwrap(), None);
+    assert_eq!(
+        stores.mandates.get_mandate(&unknown.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        stores.plans.get_signing_token(&unknown_hash).await.unwrap(),
+        None,
+        "using an unknown token does not create it"
+    );
+    let token = stores
+        .plans
+        .get_signing_token(&invitation.token.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.used_at, None);
+}
+
+/// Eight signers submit the same link at once, each commit using the token and storing a mandate
+/// and an event of its own: exactly one commit wins, and only its mandate and event are stored.
+pub async fn concurrent_signature_commits_with_one_token_let_exactly_one_win(stores: &Stores) {
+    let invitation = commit_invitation(stores).await;
+    let signed_at = invitation.signing_time();
+    let signers: Vec<_> = (0..8)
+        .map(|_| {
+            let stores = stores.clone();
+            let mandate = mandate(
+                &unique_mandate_id(),
+                &invitation.plan.creditor_id,
+                &invitation.plan.id,
+            );
+            let event = Event::next(
+                None,
+                &mandate.id.0,
+                "mandate.signed",
+                signed_at,
+                "debtor",
+                json!({"method": "click"}),
+            );
+            let writes = vec![
+                Write::UseSigningToken {
+                    token_hash: invitation.token.token_hash.clone(),
+                    at: signed_at,
+                },
+                Write::InsertMandate(mandate.clone()),
+                Write::AppendEvent(event.clone()),
+            ];
+            tokio::spawn(async move {
+                let result = stores.transactions.commit(&writes).await;
+                (mandate, event, result)
+            })
+        })
+        .collect();
+
+    let mut wins = 0;
+    for signer in signers {
+        let (mandate, event, result) = signer.await.expect("a signer task finishes");
+        let stored = stores.mandates.get_mandate(&mandate.id).await.unwrap();
+        let events = stores.events.list_events(&mandate.id.0).await.unwrap();
+        match result {
+            Ok(()) => {
+                wins += 1;
+                assert_eq!(stored, Some(mandate));
+                assert_eq!(events, [event]);
+            }
+            Err(StoreError::ConditionFailed(_)) => {
+                assert_eq!(stored, None, "a losing commit stores no mandate");
+                assert_eq!(events, [], "a losing commit stores no event");
+            }
+            Err(other) => panic!("a losing commit fails its condition, not {other:?}"),
+        }
+    }
+
+    assert_eq!(wins, 1, "exactly one concurrent signature wins");
 }

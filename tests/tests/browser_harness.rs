@@ -46,6 +46,17 @@ const WIDE: &str = r#"<!doctype html>
 <body><div id="banner" class="too wide" style="width: 800px">A banner wider than a phone</div>
 </body></html>"#;
 
+const TALL: &str = r#"<!doctype html>
+<html><body style="margin: 0"><div style="height: 3000px; background: linear-gradient(#fff, #36c)">
+Top</div><p id="bottom">Bottom</p></body></html>"#;
+
+/// The width and height a PNG's header gives.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes"));
+    (word(16), word(20))
+}
+
 /// Decodes an `application/x-www-form-urlencoded` body (the server's side of the form).
 fn form_fields(body: &str) -> Vec<(String, String)> {
     fn decode(text: &str) -> String {
@@ -97,6 +108,18 @@ async fn sign(body: String) -> impl IntoResponse {
     )
 }
 
+async fn language(headers: axum::http::HeaderMap) -> Html<String> {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none");
+    Html(format!(
+        r#"<!doctype html><p id="header">{accept}</p>
+        <p id="navigator"></p><script>
+        document.getElementById('navigator').textContent = navigator.language;</script>"#
+    ))
+}
+
 async fn receipt(headers: axum::http::HeaderMap) -> impl IntoResponse {
     let cookie = headers
         .get(header::COOKIE)
@@ -115,7 +138,9 @@ async fn serve() -> String {
         .route("/", get(|| async { Html(FORM) }))
         .route("/sign", axum::routing::post(sign))
         .route("/wide", get(|| async { Html(WIDE) }))
-        .route("/receipt.txt", get(receipt));
+        .route("/tall", get(|| async { Html(TALL) }))
+        .route("/receipt.txt", get(receipt))
+        .route("/language", get(language));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("the bound address");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("the server runs") });
@@ -159,12 +184,26 @@ async fn a_desktop_browser_fills_ticks_and_submits_a_form_and_reads_the_answer()
     eprintln!("desktop browser started in {:?}", started.elapsed());
 
     fill_tick_and_submit(&browser, &base).await;
-    let width = browser.execute("return window.innerWidth;", vec![]).await;
-    assert_eq!(width, 1280);
+    let screen = browser
+        .execute(
+            "return [window.innerWidth, window.innerHeight, navigator.userAgent];",
+            vec![],
+        )
+        .await;
+    assert_eq!(screen[0], 1280);
+    assert_eq!(screen[1], 900);
+    assert!(!screen[2].as_str().unwrap().contains("Mobile"), "{screen}");
     let path = browser.screenshot("harness-desktop").await;
     assert!(path.starts_with(artifacts_dir()));
     let png = std::fs::read(&path).expect("the screenshot is saved");
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(png_size(&png), (1280, 900));
+
+    browser.goto(&format!("{base}/")).await;
+    browser.fill("[name=holder]", "Second Try").await;
+    browser.tick("consent").await;
+    browser.untick("consent").await;
+    browser.click_button("Sign").await;
+    assert_eq!(browser.text_of("#result").await, "holder=Second Try; iban=");
     browser.close().await;
     eprintln!("desktop test took {:?}", started.elapsed());
 }
@@ -217,6 +256,21 @@ async fn a_page_wider_than_the_phone_is_caught_with_the_element_that_sticks_out(
 }
 
 #[tokio::test]
+async fn a_full_page_screenshot_shows_what_lies_below_the_fold() {
+    let base = serve().await;
+    let browser = Browser::desktop().await;
+    browser.goto(&format!("{base}/tall")).await;
+
+    let screen = std::fs::read(browser.screenshot("harness-tall-screen").await).unwrap();
+    assert_eq!(png_size(&screen), (1280, 900));
+    let page = std::fs::read(browser.screenshot_full_page("harness-tall-page").await).unwrap();
+    let (width, height) = png_size(&page);
+    // The page's width: the screen's less the vertical scrollbar a tall page shows.
+    assert!((1250..=1280).contains(&width), "{width}");
+    assert!(height > 3000, "{height}");
+}
+
+#[tokio::test]
 async fn the_keyboard_alone_reaches_every_field_in_order_and_submits_the_form() {
     let base = serve().await;
     let browser = Browser::desktop().await;
@@ -244,7 +298,30 @@ async fn the_keyboard_alone_reaches_every_field_in_order_and_submits_the_form() 
     );
 }
 
-/// The processes in ChromeDriver's process group that are still alive (not zombies).
+#[tokio::test]
+async fn a_browser_asks_for_pages_in_the_language_the_test_picks() {
+    let base = serve().await;
+    let browser = Browser::launch_in(Viewport::PHONE, "de-DE").await;
+    browser.goto(&format!("{base}/language")).await;
+
+    assert!(browser.text_of("#header").await.starts_with("de-DE"));
+    assert_eq!(browser.text_of("#navigator").await, "de-DE");
+}
+
+/// The processes in ChromeDriver's process group still alive (not zombies) once those that a
+/// signal has just killed have had up to two seconds to die.
+async fn survivors_in_group(group: u32) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let alive = live_processes_in_group(group);
+        if alive.is_empty() || started.elapsed() > std::time::Duration::from_secs(2) {
+            return alive;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The processes in ChromeDriver's process group that are alive now (not zombies).
 fn live_processes_in_group(group: u32) -> Vec<String> {
     let mut alive = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc") {
@@ -276,7 +353,7 @@ async fn dropping_a_browser_ends_chromedriver_and_every_chromium_process() {
     );
 
     drop(browser);
-    assert_eq!(live_processes_in_group(group), Vec::<String>::new());
+    assert_eq!(survivors_in_group(group).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -287,9 +364,9 @@ async fn a_test_that_panics_still_ends_its_browser() {
         let browser = Browser::phone().await;
         browser.goto(&format!("{base}/")).await;
         group_tx.send(browser.process_group()).expect("sent");
-        assert_eq!(browser.title().await, "a title the page does not have");
+        panic!("this browser's test fails on purpose, to check the cleanup on panic");
     });
     assert!(failing.await.expect_err("the task panics").is_panic());
     let group = group_rx.await.expect("the browser started");
-    assert_eq!(live_processes_in_group(group), Vec::<String>::new());
+    assert_eq!(survivors_in_group(group).await, Vec::<String>::new());
 }

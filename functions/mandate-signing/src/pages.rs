@@ -373,7 +373,7 @@ pub fn signing_page(page: &SigningPage<'_>) -> String {
 
     let _ = write!(
         out,
-        "<form class=\"sign\" method=\"post\" action=\"/sign/{}?lang={}\">\n<h2>{}</h2>\n",
+        "<form class=\"sign\" id=\"details\" method=\"post\" action=\"/sign/{}?lang={}#details\">\n<h2>{}</h2>\n",
         escape(page.token),
         page.language.as_str(),
         escape(t.form_heading)

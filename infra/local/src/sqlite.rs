@@ -714,7 +714,7 @@ impl EventStore for SqliteStore {
         self.run(move |connection| {
             let context = |e| sqlite_error(&format!("listing the events of {aggregate_id}"), e);
             let mut statement = connection
-                .prepare_cached("SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq")
+                .prepare_cached("SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY position")
                 .map_err(context)?;
             let rows = statement
                 .query_map([&aggregate_id], |row| row.get::<_, String>(0))
