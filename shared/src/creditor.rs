@@ -101,6 +101,29 @@ fn default_mandate_reference_prefix() -> String {
     DEFAULT_MANDATE_REFERENCE_PREFIX.to_owned()
 }
 
+/// How a mandate's first collection is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FirstSequence {
+    #[default]
+    #[serde(rename = "FRST")]
+    First,
+    #[serde(rename = "RCUR")]
+    Recurrent,
+}
+
+/// Default most transactions in one pain.008 file.
+pub const DEFAULT_MAX_TRANSACTIONS_PER_FILE: u32 = 10_000;
+/// Default settlement window in TARGET days (Core returns come up to D+5).
+pub const DEFAULT_SETTLEMENT_DAYS: u32 = 5;
+
+fn default_max_transactions_per_file() -> u32 {
+    DEFAULT_MAX_TRANSACTIONS_PER_FILE
+}
+
+fn default_settlement_days() -> u32 {
+    DEFAULT_SETTLEMENT_DAYS
+}
+
 /// Default calendar days between the pre-notification and the due date (EPC rulebook).
 pub const DEFAULT_PRE_NOTIFICATION_DAYS: u32 = 14;
 /// Default TARGET days a collection must reach the bank before its due date (D-1).
@@ -129,6 +152,20 @@ pub struct Creditor {
     /// systems recognise them; up to 20 characters of the SEPA identifier set.
     #[serde(default = "default_mandate_reference_prefix")]
     pub mandate_reference_prefix: String,
+    /// The sequence type of a mandate's first collection: `FRST` (the default), or `RCUR` from
+    /// the start, which the rulebooks allow since November 2016.
+    #[serde(default)]
+    pub first_sequence: FirstSequence,
+    /// The message version the creditor's bank takes.
+    #[serde(default)]
+    pub pain008_version: crate::pain008::Pain008Version,
+    /// The most transactions one file may hold; larger batches are split.
+    #[serde(default = "default_max_transactions_per_file")]
+    pub max_transactions_per_file: u32,
+    /// TARGET days after the collection date without a contrary report after which a
+    /// collection counts as settled.
+    #[serde(default = "default_settlement_days")]
+    pub settlement_days: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

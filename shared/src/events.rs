@@ -64,8 +64,45 @@ impl Event {
         actor: &str,
         data: Value,
     ) -> Event {
-        let (seq, prev_hash) = match previous {
-            Some(p) => (p.seq + 1, p.hash.clone()),
+        Event::after(
+            previous.map(Event::head).as_ref(),
+            aggregate_id,
+            kind,
+            at,
+            actor,
+            data,
+        )
+    }
+}
+
+/// The last event of an aggregate, kept on the aggregate itself so the next event can be
+/// chained without reading the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Event {
+    /// This event as the head of its chain.
+    pub fn head(&self) -> EventHead {
+        EventHead {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        }
+    }
+
+    /// The next event after `head` (`None` for the first).
+    pub fn after(
+        head: Option<&EventHead>,
+        aggregate_id: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+        actor: &str,
+        data: Value,
+    ) -> Event {
+        let (seq, prev_hash) = match head {
+            Some(h) => (h.seq + 1, h.hash.clone()),
             None => (1, GENESIS_HASH.to_owned()),
         };
         let hash = event_hash(aggregate_id, seq, kind, at, actor, &data, &prev_hash);

@@ -174,6 +174,26 @@ pub struct Texts {
     /// is {code}. It is valid for {minutes} minutes. If you did not ask for it, ignore this
     /// e-mail."
     pub mail_code_body: &'static str,
+    /// Subject of a pre-notification: "Direct debit of {amount} on {date} for {creditor}"
+    pub mail_prenotification_subject: &'static str,
+    /// Body of a pre-notification: "Dear {name},\n\n{creditor} will collect {amount} from your
+    /// account {iban} on {date}: instalment {seq} of {count} of your payment plan, under the
+    /// SEPA direct debit mandate {reference} (creditor identifier {creditor_identifier}).\n\n
+    /// {creditor}"
+    pub mail_prenotification_body: &'static str,
+    /// Subject to the creditor: "Mandate {reference} expires on {date}"
+    pub mail_expiry_warning_subject: &'static str,
+    /// Body to the creditor: "The SEPA direct debit mandate {reference} of {debtor} has had no
+    /// collection for almost 36 months and expires on {date}. A collection before then keeps it
+    /// alive; after it, the debtor must sign a new mandate."
+    pub mail_expiry_warning_body: &'static str,
+    /// Subject to the debtor: "Please sign a new direct debit mandate for {creditor}"
+    pub mail_resign_subject: &'static str,
+    /// Body to the debtor: "Dear {name},\n\nyour SEPA direct debit mandate {reference} for your
+    /// payment plan with {creditor} needs to be renewed. To keep paying your instalments by
+    /// direct debit, please sign a new mandate here:\n\n{link}\n\nThe link works for {days}
+    /// days.\n\n{creditor}"
+    pub mail_resign_body: &'static str,
     // --- the mandate document (PDF) ---
     /// "Debtor"
     pub debtor_label: &'static str,
@@ -704,6 +724,12 @@ static EN: Texts = Texts {
     mail_code_subject: "{code} is your code to sign the mandate for {creditor}",
     mail_code_body: "Your code to sign the SEPA direct debit mandate for {creditor} is {code}. \
         It is valid for {minutes} minutes. If you did not ask for it, ignore this e-mail.",
+    mail_prenotification_subject: "Direct debit of {amount} on {date} for {creditor}",
+    mail_prenotification_body: "Dear {name},\n\n{creditor} will collect {amount} from your account {iban} on {date}: instalment {seq} of {count} of your payment plan, under the SEPA direct debit mandate {reference} (creditor identifier {creditor_identifier}).\n\n{creditor}",
+    mail_expiry_warning_subject: "Mandate {reference} expires on {date}",
+    mail_expiry_warning_body: "The SEPA direct debit mandate {reference} of {debtor} has had no collection for almost 36 months and expires on {date}. A collection before then keeps it alive; after it, the debtor must sign a new mandate.",
+    mail_resign_subject: "Please sign a new direct debit mandate for {creditor}",
+    mail_resign_body: "Dear {name},\n\nyour SEPA direct debit mandate {reference} for your payment plan with {creditor} needs to be renewed. To keep paying your instalments by direct debit, please sign a new mandate here:\n\n{link}\n\nThe link works for {days} days.\n\n{creditor}",
     debtor_label: "Debtor",
     address_label: "Address",
     signed_label: "Signed",
@@ -822,6 +848,12 @@ static DE: Texts = Texts {
     mail_code_body: "Ihr Code zum Unterschreiben des SEPA-Lastschriftmandats für {creditor} \
         lautet {code}. Er ist {minutes} Minuten gültig. Wenn Sie ihn nicht angefordert haben, \
         ignorieren Sie diese E-Mail bitte.",
+    mail_prenotification_subject: "Lastschrift über {amount} am {date} für {creditor}",
+    mail_prenotification_body: "Guten Tag {name},\n\n{creditor} zieht am {date} {amount} von Ihrem Konto {iban} ein: Rate {seq} von {count} Ihres Zahlungsplans, mit dem SEPA-Lastschriftmandat {reference} (Gläubiger-Identifikationsnummer {creditor_identifier}).\n\n{creditor}",
+    mail_expiry_warning_subject: "Mandat {reference} verfällt am {date}",
+    mail_expiry_warning_body: "Das SEPA-Lastschriftmandat {reference} von {debtor} wurde seit fast 36 Monaten nicht genutzt und verfällt am {date}. Ein Einzug vorher hält es gültig; danach muss der Zahlungspflichtige ein neues Mandat unterschreiben.",
+    mail_resign_subject: "Bitte unterschreiben Sie ein neues Lastschriftmandat für {creditor}",
+    mail_resign_body: "Guten Tag {name},\n\nIhr SEPA-Lastschriftmandat {reference} für Ihren Zahlungsplan bei {creditor} muss erneuert werden. Damit Ihre Raten weiter per Lastschrift eingezogen werden können, unterschreiben Sie bitte hier ein neues Mandat:\n\n{link}\n\nDer Link ist {days} Tage gültig.\n\n{creditor}",
     debtor_label: "Zahlungspflichtiger",
     address_label: "Anschrift",
     signed_label: "Unterschrieben",
@@ -938,6 +970,12 @@ static FR: Texts = Texts {
     mail_code_body: "Votre code pour signer le mandat de prélèvement SEPA de {creditor} est \
         {code}. Il est valable {minutes} minutes. Si vous ne l'avez pas demandé, ignorez cet \
         e-mail.",
+    mail_prenotification_subject: "Prélèvement de {amount} le {date} pour {creditor}",
+    mail_prenotification_body: "Bonjour {name},\n\n{creditor} prélèvera {amount} sur votre compte {iban} le {date} : échéance {seq} sur {count} de votre plan de paiement, au titre du mandat de prélèvement SEPA {reference} (identifiant créancier {creditor_identifier}).\n\n{creditor}",
+    mail_expiry_warning_subject: "Le mandat {reference} expire le {date}",
+    mail_expiry_warning_body: "Le mandat de prélèvement SEPA {reference} de {debtor} n’a servi à aucun prélèvement depuis près de 36 mois et expire le {date}. Un prélèvement avant cette date le maintient ; ensuite, le débiteur devra signer un nouveau mandat.",
+    mail_resign_subject: "Veuillez signer un nouveau mandat de prélèvement pour {creditor}",
+    mail_resign_body: "Bonjour {name},\n\nvotre mandat de prélèvement SEPA {reference} pour votre plan de paiement avec {creditor} doit être renouvelé. Pour continuer à payer vos échéances par prélèvement, veuillez signer un nouveau mandat ici :\n\n{link}\n\nLe lien est valable {days} jours.\n\n{creditor}",
     debtor_label: "Débiteur",
     address_label: "Adresse",
     signed_label: "Signé",
@@ -1056,6 +1094,12 @@ static NL: Texts = Texts {
     mail_code_body: "Uw code om de SEPA-incassomachtiging voor {creditor} te ondertekenen is \
         {code}. De code is {minutes} minuten geldig. Hebt u deze code niet aangevraagd? Dan \
         kunt u deze e-mail negeren.",
+    mail_prenotification_subject: "Incasso van {amount} op {date} voor {creditor}",
+    mail_prenotification_body: "Beste {name},\n\n{creditor} schrijft op {date} {amount} af van uw rekening {iban}: termijn {seq} van {count} van uw betalingsregeling, met de SEPA-incassomachtiging {reference} (incassant-ID {creditor_identifier}).\n\n{creditor}",
+    mail_expiry_warning_subject: "Machtiging {reference} vervalt op {date}",
+    mail_expiry_warning_body: "De SEPA-incassomachtiging {reference} van {debtor} is bijna 36 maanden niet gebruikt en vervalt op {date}. Een incasso vóór die datum houdt haar geldig; daarna moet de debiteur een nieuwe machtiging ondertekenen.",
+    mail_resign_subject: "Onderteken a.u.b. een nieuwe incassomachtiging voor {creditor}",
+    mail_resign_body: "Beste {name},\n\nuw SEPA-incassomachtiging {reference} voor uw betalingsregeling met {creditor} moet worden vernieuwd. Onderteken hier een nieuwe machtiging om uw termijnen per incasso te blijven betalen:\n\n{link}\n\nDe link is {days} dagen geldig.\n\n{creditor}",
     debtor_label: "Betaler",
     address_label: "Adres",
     signed_label: "Ondertekend",
@@ -1150,6 +1194,12 @@ mod tests {
             mail_creditor_body,
             mail_code_subject,
             mail_code_body,
+            mail_prenotification_subject,
+            mail_prenotification_body,
+            mail_expiry_warning_subject,
+            mail_expiry_warning_body,
+            mail_resign_subject,
+            mail_resign_body,
             debtor_label,
             address_label,
             signed_label,
@@ -1229,6 +1279,12 @@ mod tests {
             ("mail_creditor_body", mail_creditor_body),
             ("mail_code_subject", mail_code_subject),
             ("mail_code_body", mail_code_body),
+            ("mail_prenotification_subject", mail_prenotification_subject),
+            ("mail_prenotification_body", mail_prenotification_body),
+            ("mail_expiry_warning_subject", mail_expiry_warning_subject),
+            ("mail_expiry_warning_body", mail_expiry_warning_body),
+            ("mail_resign_subject", mail_resign_subject),
+            ("mail_resign_body", mail_resign_body),
             ("debtor_label", debtor_label),
             ("address_label", address_label),
             ("signed_label", signed_label),

@@ -7,24 +7,32 @@
 //! - [`money`]: the [`money::Amount`] type, exact to the cent, and the currency.
 //! - [`identifiers`]: IBAN, BIC and creditor identifier newtypes, checked on construction.
 //! - [`calendar`]: the TARGET2 calendar and business-day arithmetic.
+//! - [`charset`]: the SEPA character set and the transliteration of names into it.
+//! - [`pain008`]: the streaming pain.008 writer.
 //! - [`schedule`]: plan maths, from a total and terms to dated instalments.
 //! - [`compliance`]: the consumer-credit rule table a consumer plan is assessed against.
-//! - [`creditor`], [`plan`], [`mandate`]: the aggregates.
+//! - [`creditor`], [`plan`], [`mandate`], [`collection`]: the aggregates (and batches, tasks).
 //! - [`events`]: the append-only, hash-chained event log.
 //! - [`document`]: the mandate document that is shown, hashed as evidence and sent as PDF.
 //! - [`requests`]: the operator's JSON requests, checked field by field.
 //! - [`use_cases`]: what the operator API does with creditors and plans, on the ports.
 //! - [`signing`]: the signing link, the signature and its evidence, and the operator's calls on
 //!   mandates.
+//! - [`daily`]: the daily job (settlement, pre-notifications, collections, expiry).
+//! - [`batches`]: the batch generator, collections into pain.008 files.
 //! - [`ports`]: the traits the adapters implement, and the clock.
 //! - [`error`]: field errors and store errors.
 //! - [`i18n`]: the texts debtors and creditors read, in four languages, and amount and date
 //!   formats.
 //! - [`secrets`]: random tokens and ids, and their hashes.
 
+pub mod batches;
 pub mod calendar;
+pub mod charset;
+pub mod collection;
 pub mod compliance;
 pub mod creditor;
+pub mod daily;
 pub mod document;
 pub mod error;
 pub mod events;
@@ -32,6 +40,7 @@ pub mod i18n;
 pub mod identifiers;
 pub mod mandate;
 pub mod money;
+pub mod pain008;
 pub mod plan;
 pub mod ports;
 pub mod requests;

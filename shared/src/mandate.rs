@@ -164,6 +164,17 @@ pub struct Mandate {
     pub email_code: Option<EmailCodeChallenge>,
     pub amendments: Vec<Amendment>,
     pub cancellation: Option<Cancellation>,
+    /// The sequence type of the next collection: `FRST` until a first collection was presented
+    /// and not rejected, then `RCUR`. `None` until the first collection is made.
+    #[serde(default)]
+    pub next_sequence: Option<crate::pain008::SequenceType>,
+    /// The date of the last collection presented under the mandate: 36 months after it (or
+    /// after the signature, when there was none) the mandate expires.
+    #[serde(default)]
+    pub last_presented_on: Option<chrono::NaiveDate>,
+    /// Whether the creditor was warned that the mandate is about to expire.
+    #[serde(default)]
+    pub expiry_warned: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-lock version: 1 on creation, +1 on every stored change.

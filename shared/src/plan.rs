@@ -121,6 +121,13 @@ pub struct Instalment {
     pub amount: Amount,
     pub kind: InstalmentKind,
     pub status: InstalmentStatus,
+    /// The day the debtor was told of this instalment's date and amount (by the signing
+    /// confirmation or a pre-notification).
+    #[serde(default)]
+    pub notified_on: Option<NaiveDate>,
+    /// The collection attempts made for it (`Collection::id_for` with these numbers).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// A plan request after every field was checked: what the operator agreed with the debtor.
@@ -143,8 +150,11 @@ pub struct SigningToken {
     /// Hex SHA-256 of the token in the link.
     pub token_hash: String,
     pub plan_id: PlanId,
-    pub expires_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
+    /// The mandate this link signs: the plan's first mandate, or a new one that replaces it.
+    #[serde(default)]
+    pub mandate_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,12 +175,19 @@ pub struct Plan {
     /// Why the plan is in its status when that is not obvious (a cancelled mandate).
     #[serde(default)]
     pub status_reason: Option<String>,
+    /// The next day the daily job has something to do for this plan (a notice, a collection);
+    /// `None` when nothing is pending. Indexed: the daily job's work list.
+    #[serde(default)]
+    pub next_action_on: Option<NaiveDate>,
     pub instalments: Vec<Instalment>,
     pub compliance: ComplianceAssessment,
     /// When the signing link stops working.
     pub signing_expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The plan's last event, so the next one chains on without reading the log.
+    #[serde(default)]
+    pub event_head: Option<crate::events::EventHead>,
     /// Optimistic-lock version: 1 on creation, +1 on every stored change.
     pub version: u64,
 }

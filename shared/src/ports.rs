@@ -11,11 +11,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::collection::{Batch, Collection, CollectionStatus, Task, TaskStatus};
 use crate::creditor::{Creditor, CreditorId};
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::mandate::{Mandate, MandateId};
-use crate::plan::{Plan, PlanId, PlanStatus, SigningToken};
+use crate::plan::{Plan, PlanId, PlanStatus, Scheme, SigningToken};
 
 #[async_trait]
 pub trait CreditorStore: Send + Sync {
@@ -61,16 +62,96 @@ pub trait PlanStore: Send + Sync {
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Plans whose `next_action_on` is on or before `day`, in id order: the daily job's work
+    /// list, an index query (a sharded GSI in DynamoDB), never a scan.
+    async fn plans_due_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Plan>, StoreError>;
 }
 
 #[async_trait]
 pub trait MandateStore: Send + Sync {
     async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError>;
+    /// Mandates in use whose expiry date (36 months after their last collection, or their
+    /// signature) is on or before `day`, in id order.
+    async fn mandates_expiring_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Mandate>, StoreError>;
     /// The mandate whose confirmation-page download link has this SHA-256.
     async fn get_mandate_by_download_token(
         &self,
         token_hash: &str,
     ) -> Result<Option<Mandate>, StoreError>;
+}
+
+/// Which collections a list call wants.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionQuery {
+    pub creditor_id: Option<CreditorId>,
+    pub status: Option<CollectionStatus>,
+    pub collection_date: Option<NaiveDate>,
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait CollectionStore: Send + Sync {
+    async fn get_collection(&self, id: &str) -> Result<Option<Collection>, StoreError>;
+    /// The scheduled collections of one creditor, scheme and date, in id order: what the next
+    /// batch file of that key holds.
+    async fn scheduled_collections(
+        &self,
+        creditor_id: &CreditorId,
+        scheme: Scheme,
+        collection_date: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError>;
+    /// Batched or submitted collections dated on or before `day`, in id order: the candidates
+    /// for settlement.
+    async fn unsettled_collections_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError>;
+    async fn list_collections(
+        &self,
+        query: &CollectionQuery,
+    ) -> Result<Page<Collection>, StoreError>;
+    async fn get_batch(&self, id: &str) -> Result<Option<Batch>, StoreError>;
+    /// Batches in id order, optionally of one creditor.
+    async fn list_batches(
+        &self,
+        creditor_id: Option<&CreditorId>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Batch>, StoreError>;
+    /// How many batch rounds exist for one creditor, scheme and date.
+    async fn batch_rounds(
+        &self,
+        creditor_id: &CreditorId,
+        scheme: Scheme,
+        collection_date: NaiveDate,
+    ) -> Result<u32, StoreError>;
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Opens the task unless one with its id exists; answers whether it was new.
+    async fn open_task(&self, task: &Task) -> Result<bool, StoreError>;
+    async fn list_tasks(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Task>, StoreError>;
 }
 
 #[async_trait]
@@ -94,6 +175,9 @@ pub enum Write {
         at: DateTime<Utc>,
     },
     AppendEvent(Event),
+    InsertCollection(Collection),
+    UpdateCollection(Collection),
+    InsertBatch(Batch),
 }
 
 /// Writes that belong together (a signature: the mandate, its plan, the token, the event) are
@@ -153,6 +237,14 @@ pub trait ApiKeyStore: Send + Sync {
 pub trait FileStore: Send + Sync {
     async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8])
     -> Result<(), StoreError>;
+    /// Stores the file at `path` (a local temporary file) under `key` without reading it into
+    /// memory: how batch files of any size are kept (S3 uploads it in parts).
+    async fn put_file_from_path(
+        &self,
+        key: &str,
+        content_type: &str,
+        path: &std::path::Path,
+    ) -> Result<(), StoreError>;
     async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Keys under `prefix`, sorted.
     async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
@@ -229,6 +321,8 @@ pub struct Ports {
     pub creditors: Arc<dyn CreditorStore>,
     pub plans: Arc<dyn PlanStore>,
     pub mandates: Arc<dyn MandateStore>,
+    pub collections: Arc<dyn CollectionStore>,
+    pub tasks: Arc<dyn TaskStore>,
     pub events: Arc<dyn EventStore>,
     pub transactions: Arc<dyn TransactionalStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,

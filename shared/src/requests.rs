@@ -8,11 +8,12 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::creditor::{Branding, ComplianceMode, Language, PostalAddress};
+use crate::creditor::{Branding, ComplianceMode, FirstSequence, Language, PostalAddress};
 use crate::error::FieldError;
 use crate::identifiers::{Bic, CreditorIdentifier, Iban, is_iso_country};
 use crate::mandate::SigningMethod;
 use crate::money::{Amount, Currency};
+use crate::pain008::Pain008Version;
 use crate::plan::{Debtor, DebtorType, Invoice, PlanKind, Scheme};
 use crate::schedule::{DownPaymentTerms, Frequency, Rounding, ScheduleTerms, Split};
 
@@ -37,6 +38,10 @@ pub struct CreditorRequest {
     pub compliance_mode: Option<ComplianceMode>,
     pub signing_method: Option<SigningMethod>,
     pub mandate_reference_prefix: Option<String>,
+    pub first_sequence: Option<FirstSequence>,
+    pub pain008_version: Option<Pain008Version>,
+    pub max_transactions_per_file: Option<u32>,
+    pub settlement_days: Option<u32>,
 }
 
 /// A plan request of `POST /v1/plans` and `POST /v1/plans/preview`, checked for shape and
@@ -411,6 +416,10 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             "compliance_mode",
             "signing_method",
             "mandate_reference_prefix",
+            "first_sequence",
+            "pain008_version",
+            "max_transactions_per_file",
+            "settlement_days",
         ],
     ) else {
         return r.finish(None);
@@ -494,6 +503,30 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
              starting with /",
         );
     }
+    let first_sequence = r.choice(
+        map,
+        "",
+        "first_sequence",
+        false,
+        &[
+            ("FRST", FirstSequence::First),
+            ("RCUR", FirstSequence::Recurrent),
+        ],
+    );
+    let pain008_version = r.choice(
+        map,
+        "",
+        "pain008_version",
+        false,
+        &[
+            ("pain.008.001.08", Pain008Version::V08),
+            ("pain.008.001.02", Pain008Version::V02),
+            ("pain.008.001.08-gbic5", Pain008Version::Gbic5),
+        ],
+    );
+    let max_transactions_per_file =
+        r.whole_number(map, "", "max_transactions_per_file", false, 1..=1_000_000);
+    let settlement_days = r.whole_number(map, "", "settlement_days", false, 1..=10);
 
     let request = (|| {
         Some(CreditorRequest {
@@ -510,6 +543,10 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             compliance_mode,
             signing_method,
             mandate_reference_prefix,
+            first_sequence,
+            pain008_version,
+            max_transactions_per_file,
+            settlement_days,
         })
     })();
     r.finish(request)

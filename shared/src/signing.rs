@@ -106,7 +106,11 @@ async fn load_session(
         .get_plan(&record.plan_id)
         .await?
         .ok_or_else(|| corrupt("plan"))?;
-    let mandate_id = plan.mandate_id.clone().ok_or_else(|| corrupt("mandate"))?;
+        let mandate_id = record
+        .mandate_id
+        .clone()
+        .or_else(|| plan.mandate_id.clone())
+        .ok_or_else(|| corrupt("mandate"))?;
     let mandate = ports
         .mandates
         .get_mandate(&MandateId(mandate_id))
@@ -603,8 +607,27 @@ async fn sign(
     mandate.updated_at = now;
     mandate.version += 1;
 
-    let mut plan = session.plan.clone();
+        let mut plan = session.plan.clone();
+    let replaced = plan
+        .mandate_id
+        .clone()
+        .filter(|previous| *previous != mandate.id.0);
+    plan.mandate_id = Some(mandate.id.0.clone());
+    if replaced.is_some() {
+        plan.status_reason = None;
+    }
     plan.status = PlanStatus::Active;
+    // The confirmation lists every instalment: it is the pre-notification of each one it
+    // announces early enough.
+    let today = ports.clock.today();
+    let notice_days = session.creditor.pre_notification_days;
+    for instalment in &mut plan.instalments {
+        if crate::daily::notified_in_time(today, instalment.due_date, notice_days) {
+            instalment.notified_on = Some(today);
+            instalment.status = InstalmentStatus::Notified;
+        }
+    }
+    plan.next_action_on = crate::daily::next_action_on(&plan, &session.creditor);
     plan.updated_at = now;
     plan.version += 1;
 
@@ -623,27 +646,46 @@ async fn sign(
             "code_sent_to": evidence.code_sent_to,
         }),
     );
-    let activated = Event::next(
-        last_event(ports, &plan.id.0).await?.as_ref(),
+    let activated = Event::after(
+        plan.event_head.as_ref(),
         &plan.id.0,
         "plan.activated",
         now,
         "debtor",
         json!({"mandate_id": mandate.id, "mandate_reference": mandate.reference}),
     );
-    let committed = ports
-        .transactions
-        .commit(&[
-            Write::UseSigningToken {
-                token_hash: session.token_hash.clone(),
-                at: now,
-            },
-            Write::UpdateMandate(mandate.clone()),
-            Write::UpdatePlan(plan.clone()),
-            Write::AppendEvent(signed),
-            Write::AppendEvent(activated),
-        ])
-        .await;
+    plan.event_head = Some(activated.head());
+        let mut writes = vec![
+        Write::UseSigningToken {
+            token_hash: session.token_hash.clone(),
+            at: now,
+        },
+        Write::UpdateMandate(mandate.clone()),
+        Write::UpdatePlan(plan.clone()),
+        Write::AppendEvent(signed),
+        Write::AppendEvent(activated),
+    ];
+    // A new mandate replaces the plan's previous one, which is cancelled if still in use.
+    if let Some(previous) = replaced
+        && let Some(mut old) = ports.mandates.get_mandate(&MandateId(previous)).await?
+        && old.status.is_usable()
+    {
+        let reason = format!("replaced by mandate {}", mandate.reference);
+        writes.push(Write::AppendEvent(Event::next(
+            last_event(ports, &old.id.0).await?.as_ref(),
+            &old.id.0,
+            "mandate.cancelled",
+            now,
+            "debtor",
+            json!({"reason": reason, "replaced_by": mandate.id}),
+        )));
+        old.status = MandateStatus::Cancelled;
+        old.cancellation = Some(Cancellation { at: now, reason });
+        old.updated_at = now;
+        old.version += 1;
+        writes.push(Write::UpdateMandate(old));
+    }
+    let committed = ports.transactions.commit(&writes).await;
     match committed {
         Ok(()) => {}
         Err(StoreError::ConditionFailed(reason)) => {
@@ -1013,14 +1055,16 @@ pub async fn cancel_mandate(
         }
         plan.updated_at = now;
         plan.version += 1;
-        writes.push(Write::AppendEvent(Event::next(
-            last_event(ports, &plan.id.0).await?.as_ref(),
+        let cancelled = Event::after(
+            plan.event_head.as_ref(),
             &plan.id.0,
             "plan.cancelled",
             now,
             "operator",
             json!({"reason": plan.status_reason, "mandate_id": mandate.id}),
-        )));
+        );
+        plan.event_head = Some(cancelled.head());
+        writes.push(Write::AppendEvent(cancelled));
         writes.push(Write::UpdatePlan(plan));
     }
     ports
@@ -1030,6 +1074,103 @@ pub async fn cancel_mandate(
         .map_err(conflict_on_race)?;
     info!(mandate_id = %mandate.id, "mandate cancelled");
     Ok(mandate)
+}
+
+/// Invites the debtor to sign a new mandate for `plan` (its current one is expiring or can no
+/// longer be used): a new mandate, `invited`, and a signing link mailed to the debtor; the plan
+/// moves onto the new mandate once it is signed. Answers the new mandate's id.
+pub async fn invite_new_mandate(
+    ports: &Ports,
+    links: &Links,
+    creditor: &Creditor,
+    plan: &Plan,
+    previous: &Mandate,
+) -> Result<MandateId, UseCaseError> {
+    let now = ports.clock.now();
+    let mandate = Mandate {
+        id: MandateId(secrets::random_id("mnd")),
+        reference: format!(
+            "{}{}",
+            creditor.mandate_reference_prefix,
+            secrets::random_reference(crate::use_cases::MANDATE_REFERENCE_RANDOM_CHARS)
+        ),
+        creditor_id: creditor.id.clone(),
+        plan_id: plan.id.clone(),
+        scheme: previous.scheme,
+        debtor_type: previous.debtor_type,
+        language: previous.language,
+        debtor_email: previous.debtor_email.clone(),
+        debtor: None,
+        status: MandateStatus::Invited,
+        signature: None,
+        document: None,
+        document_key: None,
+        download_token_hash: None,
+        download_expires_at: None,
+        email_code: None,
+        amendments: Vec::new(),
+        cancellation: None,
+        next_sequence: None,
+        last_presented_on: None,
+        expiry_warned: false,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let token = secrets::random_token();
+    let days = crate::use_cases::SIGNING_LINK_DAYS;
+    let record = SigningToken {
+        token_hash: secrets::sha256_hex(&token),
+        plan_id: plan.id.clone(),
+        expires_at: now + Duration::days(days),
+        used_at: None,
+        mandate_id: Some(mandate.id.0.clone()),
+    };
+    let invited = Event::next(
+        None,
+        &mandate.id.0,
+        "mandate.invited",
+        now,
+        "system",
+        json!({"plan_id": plan.id, "reference": mandate.reference, "replaces": previous.id}),
+    );
+    ports
+        .transactions
+        .commit(&[
+            Write::InsertMandate(mandate.clone()),
+            Write::InsertSigningToken(record),
+            Write::AppendEvent(invited),
+        ])
+        .await?;
+
+    let t = texts(mandate.language);
+    let link = format!("{}/sign/{token}", links.public_url.trim_end_matches('/'));
+    let name = previous
+        .debtor
+        .as_ref()
+        .map_or(plan.debtor.name.as_str(), |d| d.name.as_str());
+    let email = Email {
+        from: links.mail_from.clone(),
+        to: vec![mandate.debtor_email.clone()],
+        subject: fill(t.mail_resign_subject, &[("creditor", &creditor.name)]),
+        text_body: fill(
+            t.mail_resign_body,
+            &[
+                ("name", name),
+                ("reference", &previous.reference),
+                ("creditor", &creditor.name),
+                ("link", &link),
+                ("days", &days.to_string()),
+            ],
+        ),
+        html_body: None,
+        attachments: Vec::new(),
+    };
+    if let Err(e) = ports.mailer.send(&email).await {
+        error!(mandate_id = %mandate.id, error = %e, "invitation to a new mandate not sent");
+    }
+    info!(mandate_id = %mandate.id, replaces = %previous.id, "new mandate invited");
+    Ok(mandate.id)
 }
 
 /// The events of a mandate or plan, oldest first.

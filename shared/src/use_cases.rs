@@ -6,17 +6,18 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::info;
 
+use crate::collection::{Batch, Collection, CollectionStatus, Task, TaskStatus};
 use crate::compliance::{self, ComplianceAssessment, ComplianceInput, ComplianceStatus};
 use crate::creditor::{
     ComplianceMode, Creditor, CreditorId, DEFAULT_LEAD_DAYS, DEFAULT_MANDATE_REFERENCE_PREFIX,
-    DEFAULT_PRE_NOTIFICATION_DAYS,
+    DEFAULT_MAX_TRANSACTIONS_PER_FILE, DEFAULT_PRE_NOTIFICATION_DAYS, DEFAULT_SETTLEMENT_DAYS,
 };
 use crate::error::{FieldError, StoreError};
 use crate::events::Event;
 use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::money::Amount;
 use crate::plan::{Instalment, InstalmentStatus, Plan, PlanId, PlanStatus, SigningToken};
-use crate::ports::{Page, PlanQuery, Ports, Write};
+use crate::ports::{CollectionQuery, Page, PlanQuery, Ports, Write};
 use crate::requests::{self, PlanRequest};
 use crate::schedule::{self, ScheduledInstalment};
 use crate::secrets;
@@ -93,6 +94,12 @@ pub async fn put_creditor(
         mandate_reference_prefix: request
             .mandate_reference_prefix
             .unwrap_or_else(|| DEFAULT_MANDATE_REFERENCE_PREFIX.to_owned()),
+        first_sequence: request.first_sequence.unwrap_or_default(),
+        pain008_version: request.pain008_version.unwrap_or_default(),
+        max_transactions_per_file: request
+            .max_transactions_per_file
+            .unwrap_or(DEFAULT_MAX_TRANSACTIONS_PER_FILE),
+        settlement_days: request.settlement_days.unwrap_or(DEFAULT_SETTLEMENT_DAYS),
     };
     ports.creditors.put_creditor(&creditor).await?;
     info!(creditor_id = %id, created = existing.is_none(), "creditor stored");
@@ -241,6 +248,7 @@ pub async fn create_plan(
         mandate_id: Some(mandate_id.0.clone()),
         status: PlanStatus::AwaitingSignature,
         status_reason: None,
+        next_action_on: None,
         instalments: preview
             .instalments
             .iter()
@@ -250,20 +258,24 @@ pub async fn create_plan(
                 amount: i.amount,
                 kind: i.kind,
                 status: InstalmentStatus::Planned,
+                notified_on: None,
+                attempts: 0,
             })
             .collect(),
         compliance: preview.compliance,
         signing_expires_at: now + Duration::days(SIGNING_LINK_DAYS),
         created_at: now,
         updated_at: now,
+        event_head: None,
         version: 1,
     };
     let token = secrets::random_token();
     let signing_token = SigningToken {
         token_hash: secrets::sha256_hex(&token),
         plan_id: plan.id.clone(),
-        expires_at: plan.signing_expires_at,
+                expires_at: plan.signing_expires_at,
         used_at: None,
+        mandate_id: Some(mandate_id.0.clone()),
     };
     let prefix = &creditor.mandate_reference_prefix;
     let mandate = Mandate {
@@ -288,10 +300,14 @@ pub async fn create_plan(
         email_code: None,
         amendments: Vec::new(),
         cancellation: None,
+        next_sequence: None,
+        last_presented_on: None,
+        expiry_warned: false,
         created_at: now,
         updated_at: now,
         version: 1,
     };
+    let mut plan = plan;
     let plan_created = Event::next(
         None,
         &plan.id.0,
@@ -300,6 +316,7 @@ pub async fn create_plan(
         "operator",
         json!({"total": plan.total, "instalments": plan.instalments.len(), "mandate_id": mandate.id}),
     );
+    plan.event_head = Some(plan_created.head());
     let mandate_invited = Event::next(
         None,
         &mandate.id.0,
@@ -366,7 +383,21 @@ pub async fn list_plans(
         }
         parsed
     });
-    let limit = match limit {
+    let limit = page_size(limit, &mut errors);
+    if !errors.is_empty() {
+        return Err(UseCaseError::Invalid(errors));
+    }
+    let query = PlanQuery {
+        creditor_id,
+        status,
+        after: after.map(str::to_owned),
+        limit,
+    };
+    Ok(ports.plans.list_plans(&query).await?)
+}
+
+fn page_size(limit: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
+    match limit {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
@@ -378,15 +409,138 @@ pub async fn list_plans(
                 DEFAULT_PAGE_SIZE
             }
         },
-    };
+    }
+}
+
+/// `GET /v1/collections?status=&date=&creditor_id=`: collections, filtered.
+pub async fn list_collections(
+    ports: &Ports,
+    status: Option<&str>,
+    date: Option<&str>,
+    creditor_id: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Page<Collection>, UseCaseError> {
+    let mut errors = Vec::new();
+    let status = status.and_then(|s| {
+        let parsed = CollectionStatus::parse(s);
+        if parsed.is_none() {
+            let names: Vec<&str> = CollectionStatus::ALL.iter().map(|s| s.as_str()).collect();
+            errors.push(FieldError::new(
+                "status",
+                format!(
+                    "\"{s}\" is not a collection status; use one of {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+        parsed
+    });
+    let collection_date = date.and_then(|d| {
+        let parsed = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "date",
+                format!("\"{d}\" is not a date; write it as YYYY-MM-DD"),
+            ));
+        }
+        parsed
+    });
+    let creditor_id = creditor_id.and_then(|c| {
+        let parsed = CreditorId::parse(c);
+        if parsed.is_none() {
+            errors.push(FieldError::new("creditor_id", "is not a creditor id"));
+        }
+        parsed
+    });
+    let limit = page_size(limit, &mut errors);
     if !errors.is_empty() {
         return Err(UseCaseError::Invalid(errors));
     }
-    let query = PlanQuery {
-        creditor_id,
-        status,
-        after: after.map(str::to_owned),
-        limit,
+    Ok(ports
+        .collections
+        .list_collections(&CollectionQuery {
+            creditor_id,
+            status,
+            collection_date,
+            after: after.map(str::to_owned),
+            limit,
+        })
+        .await?)
+}
+
+/// `GET /v1/batches?creditor_id=`: the pain.008 files written, oldest id first.
+pub async fn list_batches(
+    ports: &Ports,
+    creditor_id: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Page<Batch>, UseCaseError> {
+    let mut errors = Vec::new();
+    let creditor_id = creditor_id.and_then(|c| {
+        let parsed = CreditorId::parse(c);
+        if parsed.is_none() {
+            errors.push(FieldError::new("creditor_id", "is not a creditor id"));
+        }
+        parsed
+    });
+    let limit = page_size(limit, &mut errors);
+    if !errors.is_empty() {
+        return Err(UseCaseError::Invalid(errors));
+    }
+    Ok(ports
+        .collections
+        .list_batches(creditor_id.as_ref(), after, limit)
+        .await?)
+}
+
+pub async fn get_batch(ports: &Ports, id: &str) -> Result<Batch, UseCaseError> {
+    ports
+        .collections
+        .get_batch(id)
+        .await?
+        .ok_or_else(|| UseCaseError::NotFound(format!("There is no batch with id \"{id}\".")))
+}
+
+/// The pain.008 XML of a batch.
+pub async fn batch_file(ports: &Ports, id: &str) -> Result<(Batch, Vec<u8>), UseCaseError> {
+    let batch = get_batch(ports, id).await?;
+    let bytes = ports
+        .files
+        .get_file(&batch.file_key)
+        .await?
+        .ok_or_else(|| {
+            UseCaseError::Store(StoreError::Corrupt(format!(
+                "the file {} of batch {id} is missing from the file store",
+                batch.file_key
+            )))
+        })?;
+    Ok((batch, bytes))
+}
+
+/// `GET /v1/tasks?status=open`.
+pub async fn list_tasks(
+    ports: &Ports,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Page<Task>, UseCaseError> {
+    let mut errors = Vec::new();
+    let status = match status {
+        None => None,
+        Some("open") => Some(TaskStatus::Open),
+        Some("closed") => Some(TaskStatus::Closed),
+        Some(other) => {
+            errors.push(FieldError::new(
+                "status",
+                format!("\"{other}\" is not a task status; use \"open\" or \"closed\""),
+            ));
+            None
+        }
     };
-    Ok(ports.plans.list_plans(&query).await?)
+    let limit = page_size(limit, &mut errors);
+    if !errors.is_empty() {
+        return Err(UseCaseError::Invalid(errors));
+    }
+    Ok(ports.tasks.list_tasks(status, after, limit).await?)
 }

@@ -538,3 +538,59 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(output.status.success(), "pdftotext failed on the PDF");
     String::from_utf8(output.stdout).expect("UTF-8 text")
 }
+
+impl TestApp {
+    /// Creates a plan and signs it with the fixture debtor's data.
+    pub async fn given_signed_plan(&self, body: &Value) -> SigningLink {
+        let link = self.given_plan(body).await;
+        let page = self.sign(&link).await;
+        assert_eq!(
+            page.status,
+            reqwest::StatusCode::OK,
+            "signing failed: {}",
+            page.html
+        );
+        link
+    }
+
+    /// Runs the daily job on this host's data as of `day`, as `tranche daily --today` does.
+    pub async fn daily(&self, day: NaiveDate) -> tranche_domain::daily::DailyReport {
+        host::run_daily(&self.data, Some(day), Some(self.base_url.clone()), None)
+            .await
+            .expect("the daily job runs")
+    }
+
+    /// Every item of a paged list call (`/v1/collections?status=batched`), following `next`.
+    pub async fn all_items(&self, path: &str) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let url = match &after {
+                Some(cursor) => format!("{path}{separator}limit=500&after={cursor}"),
+                None => format!("{path}{separator}limit=500"),
+            };
+            let response = self.call(Method::GET, &url, None).await;
+            assert!(
+                response.status().is_success(),
+                "{url}: {}",
+                response.status()
+            );
+            let page: Value = response.json().await.expect("a JSON page");
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    /// The pain.008 XML of a batch.
+    pub async fn batch_file(&self, batch_id: &str) -> Vec<u8> {
+        let (status, content_type, bytes) =
+            self.download(&format!("/v1/batches/{batch_id}/file")).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert_eq!(content_type, "application/xml");
+        bytes
+    }
+}

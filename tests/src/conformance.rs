@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The checks share nothing but the store: every id they write is random and every list they
-//! read is filtered to their own creditor (or only asserted to contain their own plans), so they
-//! also pass on one table shared by a whole test run, in any order and in parallel.
+//! read is filtered to their own creditor or aggregate (or only asserted to contain their own
+//! plans), so they also pass on one table shared by a whole test run, in any order and in
+//! parallel.
 //!
 //! Contracts these checks pin down beyond the trait docs:
 //! - a signing token is usable while `at < expires_at`; at its expiry instant it is expired;
@@ -990,9 +991,8 @@ impl Invitation {
         ]
     }
 
-    /// The writes of the debtor's signature at `signed_at`, prepared from the stored invitation:
-    /// the token used, the mandate signed with a download link, the plan active, the event.
-    fn signature(&self, signed_at: DateTime<Utc>) -> Vec<Write> {
+    /// The debtor's signature at `signed_at`, prepared from the stored invitation.
+    fn signature(&self, signed_at: DateTime<Utc>) -> Signature {
         let mut mandate = self.mandate.clone();
         mandate.status = MandateStatus::Signed;
         mandate.download_token_hash = Some(unique_token_hash());
@@ -1012,15 +1012,16 @@ impl Invitation {
             "debtor",
             json!({"method": "click"}),
         );
-        vec![
+        let writes = vec![
             Write::UseSigningToken {
                 token_hash: self.token.token_hash.clone(),
                 at: signed_at,
             },
-            Write::UpdateMandate(mandate),
+            Write::UpdateMandate(mandate.clone()),
             Write::AppendEvent(signed),
             Write::UpdatePlan(plan),
-        ]
+        ];
+        Signature { writes, mandate }
     }
 
     /// A day before the signing link expires.
@@ -1052,6 +1053,14 @@ impl Invitation {
             []
         );
     }
+}
+
+/// The debtor's signature as one commit: the token used, the mandate signed with a download
+/// link, the event, and last the plan made active.
+struct Signature {
+    writes: Vec<Write>,
+    /// The mandate as the commit stores it.
+    mandate: Mandate,
 }
 
 /// Commits a new [`Invitation`] and answers it.
@@ -1645,12 +1654,9 @@ pub async fn a_commit_ending_in_a_stale_plan_update_leaves_the_token_and_the_man
     paused.version = 2;
     stores.plans.update_plan(&paused).await.unwrap();
     let signature = invitation.signature(invitation.signing_time());
-    let Some(Write::UpdateMandate(signed_mandate)) = signature.get(1) else {
-        panic!("the signature updates the mandate second");
-    };
-    let link = signed_mandate.download_token_hash.clone().unwrap();
+    let link = signature.mandate.download_token_hash.clone().unwrap();
 
-    let result = stores.transactions.commit(&signature).await;
+    let result = stores.transactions.commit(&signature.writes).await;
 
     assert_condition_failed(result, "a signature over a changed plan");
     let token = stores
@@ -1720,7 +1726,7 @@ pub async fn a_signing_token_used_in_a_commit_fails_a_second_commit_and_rolls_it
     let signed_at = invitation.signing_time();
     let signature = invitation.signature(signed_at);
 
-    stores.transactions.commit(&signature).await.unwrap();
+    stores.transactions.commit(&signature.writes).await.unwrap();
 
     let token = stores
         .plans
@@ -1729,17 +1735,13 @@ pub async fn a_signing_token_used_in_a_commit_fails_a_second_commit_and_rolls_it
         .unwrap()
         .unwrap();
     assert_eq!(token.used_at, Some(signed_at));
-    let Some(Write::UpdateMandate(signed_mandate)) = signature.get(1) else {
-        panic!("the signature updates the mandate second");
-    };
     assert_eq!(
         stores
             .mandates
             .get_mandate(&invitation.mandate.id)
             .await
-            .unwrap()
-            .as_ref(),
-        Some(signed_mandate)
+            .unwrap(),
+        Some(signature.mandate)
     );
 
     let mut replayed = mandate(

@@ -76,6 +76,7 @@ pub fn signing_token(plan: &Plan) -> SigningToken {
         plan_id: plan.id.clone(),
         expires_at: plan.signing_expires_at,
         used_at: None,
+        mandate_id: plan.mandate_id.clone(),
     }
 }
 

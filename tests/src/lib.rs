@@ -20,3 +20,4 @@ pub mod app;
 pub mod browser;
 pub mod conformance;
 pub mod fixtures;
+pub mod xsd;

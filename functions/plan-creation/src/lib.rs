@@ -23,7 +23,8 @@ use tranche_domain::use_cases;
 use tranche_http::problem::Problem;
 use tranche_http::{ApiState, json_response, parse_json, require_api_key};
 
-/// The operator API for creditors and plans (`/v1/...`, bearer-key authenticated). It has no
+/// The operator API for creditors, plans, and the reads of collections, batch files and tasks
+/// (`/v1/...`, bearer-key authenticated). It has no
 /// fallback, so a host can merge it with the other functions' routers.
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -31,6 +32,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/plans/preview", post(preview_plan))
         .route("/v1/plans", post(create_plan).get(list_plans))
         .route("/v1/plans/{id}", get(get_plan))
+        .route("/v1/collections", get(list_collections))
+        .route("/v1/batches", get(list_batches))
+        .route("/v1/batches/{id}", get(get_batch))
+        .route("/v1/batches/{id}/file", get(batch_file))
+        .route("/v1/tasks", get(list_tasks))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -236,5 +242,125 @@ async fn list_plans(
     Ok(json_response(
         StatusCode::OK,
         &json!({"items": items, "next": page.next}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct CollectionsQuery {
+    status: Option<String>,
+    date: Option<String>,
+    creditor_id: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+fn page_json<T: serde::Serialize>(items: &[T], next: Option<String>) -> Value {
+    json!({"items": items, "next": next})
+}
+
+async fn list_collections(
+    State(state): State<ApiState>,
+    Query(query): Query<CollectionsQuery>,
+) -> Result<Response, Problem> {
+    let page = use_cases::list_collections(
+        &state.ports,
+        query.status.as_deref(),
+        query.date.as_deref(),
+        query.creditor_id.as_deref(),
+        query.after.as_deref(),
+        query.limit.as_deref(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &page_json(&page.items, page.next),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchesQuery {
+    creditor_id: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_batches(
+    State(state): State<ApiState>,
+    Query(query): Query<BatchesQuery>,
+) -> Result<Response, Problem> {
+    let page = use_cases::list_batches(
+        &state.ports,
+        query.creditor_id.as_deref(),
+        query.after.as_deref(),
+        query.limit.as_deref(),
+    )
+    .await?;
+    let items: Vec<Value> = page.items.iter().map(batch_json).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": items, "next": page.next}),
+    ))
+}
+
+fn batch_json(batch: &tranche_domain::collection::Batch) -> Value {
+    let mut value = json!(batch);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "file_url".into(),
+            json!(format!("/v1/batches/{}/file", batch.id)),
+        );
+    }
+    value
+}
+
+async fn get_batch(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let batch = use_cases::get_batch(&state.ports, &id).await?;
+    Ok(json_response(StatusCode::OK, &batch_json(&batch)))
+}
+
+async fn batch_file(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (batch, bytes) = use_cases::batch_file(&state.ports, &id).await?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}.xml\"",
+        batch.message_id
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct TasksQuery {
+    status: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_tasks(
+    State(state): State<ApiState>,
+    Query(query): Query<TasksQuery>,
+) -> Result<Response, Problem> {
+    let page = use_cases::list_tasks(
+        &state.ports,
+        query.status.as_deref(),
+        query.after.as_deref(),
+        query.limit.as_deref(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &page_json(&page.items, page.next),
     ))
 }

@@ -128,6 +128,15 @@ static TEMPORARY_FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// file beside it, flushed, renamed over it, then the folder flushed so the rename survives a
 /// power cut. Missing parent folders are created.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(bytes))
+}
+
+/// As [`write_atomically`], with the content written by `fill` (a copy from another file, so
+/// a large file never passes through memory).
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let folder = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
@@ -144,7 +153,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     ));
     let written = (|| {
         let mut file = File::create_new(&temporary)?;
-        file.write_all(bytes)?;
+        fill(&mut file)?;
         file.sync_all()?;
         fs::rename(&temporary, path)
     })();
@@ -214,6 +223,25 @@ impl FileStore for DiskFileStore {
         let bytes = bytes.to_vec();
         blocking(move || {
             write_atomically(&path, &bytes).map_err(|e| io_error("writing file", &key, e))
+        })
+        .await
+    }
+
+    async fn put_file_from_path(
+        &self,
+        key: &str,
+        _content_type: &str,
+        source: &Path,
+    ) -> Result<(), StoreError> {
+        check_key(key)?;
+        let path = self.root.join(key);
+        let key = key.to_owned();
+        let source = source.to_owned();
+        blocking(move || {
+            write_atomically_with(&path, |file| {
+                io::copy(&mut File::open(&source)?, file).map(|_| ())
+            })
+            .map_err(|e| io_error("writing file", &key, e))
         })
         .await
     }

@@ -42,6 +42,8 @@ pub enum HostError {
     ApiKey(StoreError),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("the daily job failed: {0}")]
+    Daily(String),
 }
 
 /// The clock for `--today`: pinned to that day, or the real one.
@@ -76,6 +78,8 @@ pub fn open_ports(data: &Path, clock: Arc<dyn Clock>) -> Result<Ports, HostError
         creditors: store.clone(),
         plans: store.clone(),
         mandates: store.clone(),
+        collections: store.clone(),
+        tasks: store.clone(),
         events: store.clone(),
         transactions: store.clone(),
         idempotency: store.clone(),
@@ -211,4 +215,22 @@ pub async fn bind(config: ServeConfig) -> Result<Listening, HostError> {
         listener,
         app,
     })
+}
+
+/// Runs the daily job once on the data folder, as `tranche daily` does.
+pub async fn run_daily(
+    data: &Path,
+    today: Option<NaiveDate>,
+    public_url: Option<String>,
+    mail_from: Option<String>,
+) -> Result<tranche_domain::daily::DailyReport, HostError> {
+    let data = std::path::absolute(data).unwrap_or(data.to_owned());
+    let ports = open_ports(&data, clock_for(today))?;
+    let links = tranche_domain::signing::Links {
+        public_url: public_url.unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+        mail_from: mail_from.unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+    };
+    tranche_daily_scheduler::run(&ports, &links)
+        .await
+        .map_err(|e| HostError::Daily(e.to_string()))
 }

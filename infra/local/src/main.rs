@@ -42,6 +42,13 @@ enum Command {
         #[arg(long, env = "TRANCHE_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Runs the daily job once, as of today (or --today): settlement, pre-notifications,
+    /// collections, pain.008 files, mandate expiry.
+    Daily {
+        /// Base of the links in e-mails to debtors.
+        #[arg(long, env = "TRANCHE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
 }
 
 fn parse_day(text: &str) -> Result<NaiveDate, String> {
@@ -60,17 +67,24 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { addr, public_url } => {
-            serve(ServeConfig {
-                addr,
-                data: cli.common.data,
-                today: cli.common.today,
-                public_url,
-                api_key: std::env::var("TRANCHE_API_KEY").ok(),
-                mail_from: std::env::var("TRANCHE_MAIL_FROM").ok(),
-            })
+        Command::Serve { addr, public_url } => serve(ServeConfig {
+            addr,
+            data: cli.common.data,
+            today: cli.common.today,
+            public_url,
+            api_key: std::env::var("TRANCHE_API_KEY").ok(),
+            mail_from: std::env::var("TRANCHE_MAIL_FROM").ok(),
+        })
+        .await
+        .map(|()| None),
+        Command::Daily { public_url } => daily(&cli.common.data, cli.common.today, public_url)
             .await
-        }
+            .map(Some),
+    };
+    let result = match result {
+        Ok(Some(code)) => return code,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,4 +109,44 @@ async fn serve(config: ServeConfig) -> Result<(), host::HostError> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
+}
+
+/// Runs the daily job and prints what it did; exits 2 when something needs the operator.
+async fn daily(
+    data: &std::path::Path,
+    today: Option<NaiveDate>,
+    public_url: Option<String>,
+) -> Result<ExitCode, host::HostError> {
+    let report = host::run_daily(
+        data,
+        today,
+        public_url,
+        std::env::var("TRANCHE_MAIL_FROM").ok(),
+    )
+    .await?;
+    let day = report.day.map(|d| d.to_string()).unwrap_or_default();
+    println!(
+        "{day}: {} pre-notifications, {} collections, {} batch files, {} settled, {} plans \
+         completed, {} stopped, {} mandates expired, {} expiry warnings, {} tasks opened",
+        report.notices_sent,
+        report.collections_created,
+        report.batches_written.len(),
+        report.collections_settled,
+        report.plans_completed,
+        report.plans_stopped,
+        report.mandates_expired,
+        report.expiry_warnings,
+        report.tasks_opened,
+    );
+    for batch in &report.batches_written {
+        println!("  batch {batch}");
+    }
+    for problem in &report.problems {
+        eprintln!("tranche daily: {problem}");
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

@@ -18,19 +18,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tranche_domain::collection::{Batch, Collection, Task, TaskStatus};
 use tranche_domain::creditor::{Creditor, CreditorId};
+use tranche_domain::daily::expiry_date;
 use tranche_domain::error::StoreError;
 use tranche_domain::events::Event;
 use tranche_domain::mandate::{Mandate, MandateId};
-use tranche_domain::plan::{Plan, PlanId, SigningToken};
+use tranche_domain::plan::{Plan, PlanId, Scheme, SigningToken};
 use tranche_domain::ports::{
-    ApiKeyStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore, MandateStore,
-    Page, PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
+    ApiKeyStore, CollectionQuery, CollectionStore, CreditorStore, EventStore, IdempotencyRecord,
+    IdempotencyStore, MandateStore, Page, PlanQuery, PlanStore, StoredResponse, TaskStore,
+    TransactionalStore, Write,
 };
 
 /// The largest page a list call answers, whatever it asks for.
@@ -102,6 +106,50 @@ CREATE TABLE events (
     body         TEXT NOT NULL,
     UNIQUE (aggregate_id, seq)
 ) STRICT;
+"#,
+    r#"
+-- The daily job's work list: plans with something due on or before a day.
+ALTER TABLE plans ADD COLUMN next_action_on TEXT;
+CREATE INDEX plans_by_next_action ON plans (next_action_on, id)
+    WHERE next_action_on IS NOT NULL;
+
+ALTER TABLE mandates ADD COLUMN expires_on TEXT;
+CREATE INDEX mandates_by_expiry ON mandates (expires_on, id) WHERE expires_on IS NOT NULL;
+
+CREATE TABLE collections (
+    id              TEXT PRIMARY KEY,
+    creditor_id     TEXT NOT NULL,
+    scheme          TEXT NOT NULL,
+    collection_date TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    end_to_end_id   TEXT NOT NULL UNIQUE,
+    version         INTEGER NOT NULL,
+    body            TEXT NOT NULL
+) STRICT;
+CREATE INDEX collections_for_batch
+    ON collections (creditor_id, scheme, collection_date, status, id);
+CREATE INDEX collections_by_status_date ON collections (status, collection_date, id);
+CREATE INDEX collections_by_date ON collections (collection_date, id);
+CREATE INDEX collections_by_creditor ON collections (creditor_id, id);
+
+CREATE TABLE batches (
+    id              TEXT PRIMARY KEY,
+    creditor_id     TEXT NOT NULL,
+    scheme          TEXT NOT NULL,
+    collection_date TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    part            INTEGER NOT NULL,
+    body            TEXT NOT NULL,
+    UNIQUE (creditor_id, scheme, collection_date, round, part)
+) STRICT;
+CREATE INDEX batches_by_creditor ON batches (creditor_id, id);
+
+CREATE TABLE tasks (
+    id     TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    body   TEXT NOT NULL
+) STRICT;
+CREATE INDEX tasks_by_status ON tasks (status, id);
 "#,
 ];
 
@@ -415,6 +463,23 @@ impl PlanStore for SqliteStore {
         self.run(move |connection| rows::use_signing_token(connection, &token_hash, at))
             .await
     }
+
+    async fn plans_due_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Plan>, StoreError> {
+        let mut values = vec![Value::Text(day.to_string())];
+        let sql = with_cursor(
+            "SELECT id, body FROM plans WHERE next_action_on IS NOT NULL AND next_action_on <= ?1"
+                .to_owned(),
+            &mut values,
+            after,
+        );
+        self.run(move |connection| page_of(connection, "plans", &sql, values, limit))
+            .await
+    }
 }
 
 /// The writes of [`TransactionalStore::commit`] and of the single-item methods, each one
@@ -435,14 +500,15 @@ mod rows {
         let id = &plan.id.0;
         connection
             .execute(
-                "INSERT INTO plans (id, creditor_id, status, version, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO plans (id, creditor_id, status, version, body, next_action_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     id,
                     plan.creditor_id.as_str(),
                     plan.status.as_str(),
                     version_column(plan.version)?,
-                    to_json("the plan", plan)?
+                    to_json("the plan", plan)?,
+                    plan.next_action_on.map(|d| d.to_string())
                 ],
             )
             .map_err(|e| {
@@ -465,15 +531,16 @@ mod rows {
         let expected = version_column(expected)?;
         let changed = connection
             .execute(
-                "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4
-                 WHERE id = ?5 AND version = ?6",
+                "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4,
+                 next_action_on = ?7 WHERE id = ?5 AND version = ?6",
                 params![
                     plan.creditor_id.as_str(),
                     plan.status.as_str(),
                     version_column(plan.version)?,
                     to_json("the plan", plan)?,
                     id,
-                    expected
+                    expected,
+                    plan.next_action_on.map(|d| d.to_string())
                 ],
             )
             .map_err(|e| sqlite_error(&format!("updating plan {id}"), e))?;
@@ -558,15 +625,17 @@ mod rows {
         let id = &mandate.id.0;
         connection
             .execute(
-                "INSERT INTO mandates (id, creditor_id, reference, download_token_hash, version, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO mandates
+                 (id, creditor_id, reference, download_token_hash, version, body, expires_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     id,
                     mandate.creditor_id.as_str(),
                     mandate.reference,
                     mandate.download_token_hash,
                     version_column(mandate.version)?,
-                    to_json("the mandate", mandate)?
+                    to_json("the mandate", mandate)?,
+                    expiry_date(mandate).map(|d| d.to_string())
                 ],
             )
             .map_err(|e| {
@@ -590,14 +659,15 @@ mod rows {
         let changed = connection
             .execute(
                 "UPDATE mandates SET reference = ?1, download_token_hash = ?2, version = ?3,
-                 body = ?4 WHERE id = ?5 AND version = ?6",
+                 body = ?4, expires_on = ?7 WHERE id = ?5 AND version = ?6",
                 params![
                     mandate.reference,
                     mandate.download_token_hash,
                     version_column(mandate.version)?,
                     to_json("the mandate", mandate)?,
                     id,
-                    expected
+                    expected,
+                    expiry_date(mandate).map(|d| d.to_string())
                 ],
             )
             .map_err(|e| {
@@ -635,6 +705,104 @@ mod rows {
         Ok(())
     }
 
+    pub fn scheme_name(scheme: Scheme) -> &'static str {
+        match scheme {
+            Scheme::Core => "CORE",
+            Scheme::B2b => "B2B",
+        }
+    }
+
+    pub fn insert_collection(
+        connection: &Connection,
+        collection: &Collection,
+    ) -> Result<(), StoreError> {
+        let id = &collection.id;
+        connection
+            .execute(
+                "INSERT INTO collections
+                 (id, creditor_id, scheme, collection_date, status, end_to_end_id, version, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    collection.creditor_id.as_str(),
+                    scheme_name(collection.scheme),
+                    collection.collection_date.to_string(),
+                    collection.status.as_str(),
+                    collection.end_to_end_id,
+                    version_column(collection.version)?,
+                    to_json("the collection", collection)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting collection {id}"),
+                    format!("collection {id} (or its EndToEndId) exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
+    pub fn update_collection(
+        connection: &Connection,
+        collection: &Collection,
+    ) -> Result<(), StoreError> {
+        let id = &collection.id;
+        let Some(expected) = collection.version.checked_sub(1) else {
+            return Err(StoreError::ConditionFailed(format!(
+                "collection {id} has version 0; an update must carry the stored version plus one"
+            )));
+        };
+        let changed = connection
+            .execute(
+                "UPDATE collections SET collection_date = ?1, status = ?2, version = ?3,
+                 body = ?4 WHERE id = ?5 AND version = ?6",
+                params![
+                    collection.collection_date.to_string(),
+                    collection.status.as_str(),
+                    version_column(collection.version)?,
+                    to_json("the collection", collection)?,
+                    id,
+                    version_column(expected)?
+                ],
+            )
+            .map_err(|e| sqlite_error(&format!("updating collection {id}"), e))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::ConditionFailed(format!(
+                "collection {id} is not at version {expected}: it was changed meanwhile, or \
+                 does not exist"
+            )))
+        }
+    }
+
+    pub fn insert_batch(connection: &Connection, batch: &Batch) -> Result<(), StoreError> {
+        let id = &batch.id;
+        connection
+            .execute(
+                "INSERT INTO batches (id, creditor_id, scheme, collection_date, round, part, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    batch.creditor_id.as_str(),
+                    scheme_name(batch.scheme),
+                    batch.collection_date.to_string(),
+                    batch.round,
+                    batch.part,
+                    to_json("the batch", batch)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting batch {id}"),
+                    format!("batch {id} exists already"),
+                )
+            })?;
+        Ok(())
+    }
+
     pub fn apply(connection: &Connection, write: &Write) -> Result<(), StoreError> {
         match write {
             Write::InsertPlan(plan) => insert_plan(connection, plan),
@@ -646,6 +814,9 @@ mod rows {
                 use_signing_token(connection, token_hash, *at)
             }
             Write::AppendEvent(event) => append_event(connection, event),
+            Write::InsertCollection(collection) => insert_collection(connection, collection),
+            Write::UpdateCollection(collection) => update_collection(connection, collection),
+            Write::InsertBatch(batch) => insert_batch(connection, batch),
         }
     }
 }
@@ -687,6 +858,23 @@ impl MandateStore for SqliteStore {
         .await
     }
 
+    async fn mandates_expiring_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Mandate>, StoreError> {
+        let mut values = vec![Value::Text(day.to_string())];
+        let sql = with_cursor(
+            "SELECT id, body FROM mandates WHERE expires_on IS NOT NULL AND expires_on <= ?1"
+                .to_owned(),
+            &mut values,
+            after,
+        );
+        self.run(move |connection| page_of(connection, "mandates", &sql, values, limit))
+            .await
+    }
+
     async fn get_mandate_by_download_token(
         &self,
         token_hash: &str,
@@ -714,7 +902,7 @@ impl EventStore for SqliteStore {
         self.run(move |connection| {
             let context = |e| sqlite_error(&format!("listing the events of {aggregate_id}"), e);
             let mut statement = connection
-                .prepare_cached("SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY position")
+                .prepare_cached("SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq")
                 .map_err(context)?;
             let rows = statement
                 .query_map([&aggregate_id], |row| row.get::<_, String>(0))
@@ -726,6 +914,235 @@ impl EventStore for SqliteStore {
             Ok(events)
         })
         .await
+    }
+}
+
+/// Runs a paged query whose last parameter is the row limit and whose rows are `(id, body)`,
+/// answering one page and the cursor of the next.
+fn page_of<T: DeserializeOwned>(
+    connection: &Connection,
+    what: &str,
+    sql: &str,
+    mut values: Vec<Value>,
+    limit: u32,
+) -> Result<Page<T>, StoreError> {
+    let limit = limit.clamp(1, MAX_PAGE_SIZE);
+    values.push(Value::Integer(i64::from(limit) + 1));
+    let context = |e| sqlite_error(&format!("listing {what}"), e);
+    let mut statement = connection.prepare_cached(sql).map_err(context)?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(context)?;
+    let mut items = Vec::new();
+    let mut last_id = None;
+    let mut has_more = false;
+    for row in rows {
+        let (id, body) = row.map_err(context)?;
+        if items.len() == limit as usize {
+            has_more = true;
+            break;
+        }
+        items.push(from_json::<T>(&format!("{what} {id}"), &body)?);
+        last_id = Some(id);
+    }
+    Ok(Page {
+        items,
+        next: if has_more { last_id } else { None },
+    })
+}
+
+/// Appends `AND id > ?` for a cursor and `ORDER BY id LIMIT ?` (the limit bound last, by
+/// [`page_of`]) to a query.
+fn with_cursor(mut sql: String, values: &mut Vec<Value>, after: Option<&str>) -> String {
+    if let Some(after) = after {
+        values.push(Value::Text(after.to_owned()));
+        sql.push_str(&format!(" AND id > ?{}", values.len()));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT ?{}", values.len() + 1));
+    sql
+}
+
+fn task_status(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Open => "open",
+        TaskStatus::Closed => "closed",
+    }
+}
+
+#[async_trait]
+impl CollectionStore for SqliteStore {
+    async fn get_collection(&self, id: &str) -> Result<Option<Collection>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM collections WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading collection {id}"), e))?;
+            body.map(|body| from_json(&format!("collection {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn scheduled_collections(
+        &self,
+        creditor_id: &CreditorId,
+        scheme: Scheme,
+        collection_date: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError> {
+        let mut values = vec![
+            Value::Text(creditor_id.as_str().to_owned()),
+            Value::Text(rows::scheme_name(scheme).to_owned()),
+            Value::Text(collection_date.to_string()),
+        ];
+        let sql = with_cursor(
+            "SELECT id, body FROM collections WHERE creditor_id = ?1 AND scheme = ?2 \
+             AND collection_date = ?3 AND status = 'scheduled'"
+                .to_owned(),
+            &mut values,
+            after,
+        );
+        self.run(move |connection| page_of(connection, "collections", &sql, values, limit))
+            .await
+    }
+
+    async fn unsettled_collections_by(
+        &self,
+        day: NaiveDate,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError> {
+        let mut values = vec![Value::Text(day.to_string())];
+        let sql = with_cursor(
+            "SELECT id, body FROM collections WHERE status IN ('batched', 'submitted') \
+             AND collection_date <= ?1"
+                .to_owned(),
+            &mut values,
+            after,
+        );
+        self.run(move |connection| page_of(connection, "collections", &sql, values, limit))
+            .await
+    }
+
+    async fn list_collections(
+        &self,
+        query: &CollectionQuery,
+    ) -> Result<Page<Collection>, StoreError> {
+        let mut sql = String::from("SELECT id, body FROM collections WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if let Some(creditor_id) = &query.creditor_id {
+            values.push(Value::Text(creditor_id.as_str().to_owned()));
+            sql.push_str(&format!(" AND creditor_id = ?{}", values.len()));
+        }
+        if let Some(status) = query.status {
+            values.push(Value::Text(status.as_str().to_owned()));
+            sql.push_str(&format!(" AND status = ?{}", values.len()));
+        }
+        if let Some(date) = query.collection_date {
+            values.push(Value::Text(date.to_string()));
+            sql.push_str(&format!(" AND collection_date = ?{}", values.len()));
+        }
+        let sql = with_cursor(sql, &mut values, query.after.as_deref());
+        let limit = query.limit;
+        self.run(move |connection| page_of(connection, "collections", &sql, values, limit))
+            .await
+    }
+
+    async fn get_batch(&self, id: &str) -> Result<Option<Batch>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM batches WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading batch {id}"), e))?;
+            body.map(|body| from_json(&format!("batch {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_batches(
+        &self,
+        creditor_id: Option<&CreditorId>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Batch>, StoreError> {
+        let mut sql = String::from("SELECT id, body FROM batches WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if let Some(creditor_id) = creditor_id {
+            values.push(Value::Text(creditor_id.as_str().to_owned()));
+            sql.push_str(&format!(" AND creditor_id = ?{}", values.len()));
+        }
+        let sql = with_cursor(sql, &mut values, after);
+        self.run(move |connection| page_of(connection, "batches", &sql, values, limit))
+            .await
+    }
+
+    async fn batch_rounds(
+        &self,
+        creditor_id: &CreditorId,
+        scheme: Scheme,
+        collection_date: NaiveDate,
+    ) -> Result<u32, StoreError> {
+        let creditor_id = creditor_id.as_str().to_owned();
+        let scheme = rows::scheme_name(scheme);
+        let date = collection_date.to_string();
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    "SELECT COALESCE(MAX(round), 0) FROM batches
+                     WHERE creditor_id = ?1 AND scheme = ?2 AND collection_date = ?3",
+                    params![creditor_id, scheme, date],
+                    |row| row.get::<_, u32>(0),
+                )
+                .map_err(|e| sqlite_error("counting batch rounds", e))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn open_task(&self, task: &Task) -> Result<bool, StoreError> {
+        let id = task.id.clone();
+        let status = task_status(task.status);
+        let body = to_json("the task", task)?;
+        self.run(move |connection| {
+            let inserted = connection
+                .execute(
+                    "INSERT INTO tasks (id, status, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                    params![id, status, body],
+                )
+                .map_err(|e| sqlite_error(&format!("opening task {id}"), e))?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn list_tasks(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Task>, StoreError> {
+        let mut sql = String::from("SELECT id, body FROM tasks WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if let Some(status) = status {
+            values.push(Value::Text(task_status(status).to_owned()));
+            sql.push_str(&format!(" AND status = ?{}", values.len()));
+        }
+        let sql = with_cursor(sql, &mut values, after);
+        self.run(move |connection| page_of(connection, "tasks", &sql, values, limit))
+            .await
     }
 }
 

@@ -1,0 +1,879 @@
+//! The daily job: what happens every morning without anyone thinking about it.
+//!
+//! As of day D (the injected clock's today), in this order:
+//! 1. collections that no report contradicted within the creditor's settlement window become
+//!    `settled`, their instalments `collected`, a first collection moves its mandate to `RCUR`,
+//!    and a plan whose every instalment is done becomes `completed`;
+//! 2. for every plan with something due ([`next_action_on`] on or before D, an index query):
+//!    pre-notifications go out (unless the signing confirmation already announced the
+//!    instalment early enough), and instalments whose submission deadline has come become
+//!    collections, each with its own EndToEndId;
+//! 3. the new collections are written into pain.008 files, one per creditor, scheme and date;
+//! 4. mandates that reach 36 months without a collection expire (the creditor is warned 30
+//!    days before).
+//!
+//! Exactly once: a collection's id is derived from its plan, instalment and attempt and it is
+//! inserted conditionally in the same transaction that moves its plan to the next version, so
+//! running the job twice for a day, for an earlier day after a later one, or again after a
+//! crash, creates nothing twice. Pre-notifications are sent before that transaction: a crash in
+//! between sends a notice twice, never not at all.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{Days, Months, NaiveDate};
+use serde::Serialize;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::batches::{self, BatchOutcome};
+use crate::calendar::{add_target_days, sub_target_days};
+use crate::collection::{
+    BatchRequest, Collection, CollectionAmendment, CollectionStatus, Task, TaskStatus,
+};
+use crate::creditor::{Creditor, CreditorId, FirstSequence};
+use crate::error::StoreError;
+use crate::events::Event;
+use crate::i18n::{fill, format_amount, format_date, texts};
+use crate::mandate::{Mandate, MandateId, MandateStatus};
+use crate::pain008::SequenceType;
+use crate::plan::{InstalmentStatus, Plan, PlanStatus};
+use crate::ports::{CollectionQuery, Email, Ports, Write};
+use crate::secrets;
+use crate::signing::Links;
+use crate::use_cases::UseCaseError;
+
+/// How many days before the legal minimum a pre-notification goes out, so a late e-mail still
+/// arrives in time.
+pub const NOTICE_MARGIN_DAYS: u64 = 2;
+/// The earliest a collection may reach the bank: 14 calendar days before its date.
+pub const EARLIEST_PRESENTATION_DAYS: u64 = 14;
+/// Months without a collection after which a mandate expires.
+pub const MANDATE_EXPIRY_MONTHS: u32 = 36;
+/// Days before expiry the creditor is warned.
+pub const EXPIRY_WARNING_DAYS: u64 = 30;
+/// Plans read per page of the work list.
+const PAGE: u32 = 500;
+
+/// What a run did, for the log and the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DailyReport {
+    pub day: Option<NaiveDate>,
+    pub notices_sent: u64,
+    pub collections_created: u64,
+    pub collections_settled: u64,
+    pub plans_completed: u64,
+    pub plans_stopped: u64,
+    pub batches_written: Vec<String>,
+    pub mandates_expired: u64,
+    pub expiry_warnings: u64,
+    pub tasks_opened: u64,
+    /// What could not be done, and what to fix.
+    pub problems: Vec<String>,
+}
+
+/// The day an instalment's collection must be created: its submission deadline (the due date
+/// minus the creditor's lead days in TARGET days), never earlier than 14 days before the due
+/// date.
+pub fn collection_day(due: NaiveDate, lead_days: u32) -> NaiveDate {
+    let deadline = sub_target_days(due, lead_days);
+    let earliest = due - Days::new(EARLIEST_PRESENTATION_DAYS);
+    deadline.max(earliest)
+}
+
+/// The day a pre-notification for `due` goes out.
+pub fn notice_day(due: NaiveDate, pre_notification_days: u32) -> NaiveDate {
+    due - Days::new(u64::from(pre_notification_days) + NOTICE_MARGIN_DAYS)
+}
+
+/// Whether a notice given on `notified_on` announces `due` early enough.
+pub fn notified_in_time(
+    notified_on: NaiveDate,
+    due: NaiveDate,
+    pre_notification_days: u32,
+) -> bool {
+    notified_on + Days::new(u64::from(pre_notification_days)) <= due
+}
+
+/// The next day the daily job has work for `plan`: the earliest notice or collection day of its
+/// pending instalments; `None` when it has none, or is not active.
+pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
+    if plan.status != PlanStatus::Active {
+        return None;
+    }
+    plan.instalments
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.status,
+                InstalmentStatus::Planned | InstalmentStatus::Notified
+            )
+        })
+        .map(|i| match i.notified_on {
+            Some(_) => collection_day(i.due_date, creditor.lead_days),
+            None => notice_day(i.due_date, creditor.pre_notification_days)
+                .min(collection_day(i.due_date, creditor.lead_days)),
+        })
+        .min()
+}
+
+/// Runs the whole job for the clock's today.
+pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseCaseError> {
+    let day = ports.clock.today();
+    let mut report = DailyReport {
+        day: Some(day),
+        ..DailyReport::default()
+    };
+    let mut creditors = CreditorCache::default();
+
+    settle_collections(ports, day, &mut creditors, &mut report).await?;
+
+    let mut touched: BTreeSet<(String, String, NaiveDate)> = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .plans
+            .plans_due_by(day, after.as_deref(), PAGE)
+            .await?;
+        let mut works = Vec::with_capacity(page.items.len());
+        for plan in &page.items {
+            works.push(process_plan(ports, links, plan, day, &mut creditors, &mut report).await?);
+        }
+        for work in commit_grouped(ports, works).await? {
+            report.collections_created += work.collections_created;
+            touched.extend(work.touched);
+            if work.stopped {
+                report.plans_stopped += 1;
+            }
+            if let Some(task) = work.task
+                && ports.tasks.open_task(&task).await?
+            {
+                report.tasks_opened += 1;
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+
+    // Collections still waiting for their file (a refused batch on an earlier run) are
+    // batched too.
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .collections
+            .list_collections(&CollectionQuery {
+                status: Some(CollectionStatus::Scheduled),
+                after: after.clone(),
+                limit: PAGE,
+                ..CollectionQuery::default()
+            })
+            .await?;
+        for collection in &page.items {
+            touched.insert((
+                collection.creditor_id.to_string(),
+                scheme_code(collection.scheme).to_owned(),
+                collection.collection_date,
+            ));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+
+    for (creditor_id, scheme, date) in touched {
+        let Some(creditor) = creditors
+            .get(
+                ports,
+                &CreditorId::parse(&creditor_id).unwrap_or_else(|| unreachable_id(&creditor_id)),
+            )
+            .await?
+        else {
+            continue;
+        };
+        let scheme = if scheme == "B2B" {
+            crate::plan::Scheme::B2b
+        } else {
+            crate::plan::Scheme::Core
+        };
+        let request = BatchRequest {
+            creditor_id: creditor.id.clone(),
+            scheme,
+            collection_date: date,
+        };
+        match batches::generate_batches(ports, &request).await? {
+            BatchOutcome::Written(ids) => report.batches_written.extend(ids),
+            BatchOutcome::Refused(problem) => {
+                report.problems.push(problem.clone());
+                let task = settings_task(&creditor, &problem, ports);
+                if ports.tasks.open_task(&task).await? {
+                    report.tasks_opened += 1;
+                }
+            }
+        }
+    }
+
+    expire_mandates(ports, links, day, &mut creditors, &mut report).await?;
+    info!(
+        day = %day,
+        notices = report.notices_sent,
+        collections = report.collections_created,
+        settled = report.collections_settled,
+        batches = report.batches_written.len(),
+        "daily job done"
+    );
+    Ok(report)
+}
+
+fn unreachable_id(id: &str) -> CreditorId {
+    panic!("creditor id {id} came from a stored creditor and parses")
+}
+
+/// Creditors read once per run.
+#[derive(Default)]
+struct CreditorCache {
+    creditors: HashMap<CreditorId, Option<Creditor>>,
+}
+
+impl CreditorCache {
+    async fn get(
+        &mut self,
+        ports: &Ports,
+        id: &CreditorId,
+    ) -> Result<Option<Creditor>, UseCaseError> {
+        if let Some(found) = self.creditors.get(id) {
+            return Ok(found.clone());
+        }
+        let creditor = ports.creditors.get_creditor(id).await?;
+        self.creditors.insert(id.clone(), creditor.clone());
+        Ok(creditor)
+    }
+}
+
+fn settings_task(creditor: &Creditor, problem: &str, ports: &Ports) -> Task {
+    let now = ports.clock.now();
+    Task {
+        id: format!(
+            "tsk_settings_{}_{}",
+            creditor.id,
+            &secrets::sha256_hex(problem)[..12]
+        ),
+        creditor_id: creditor.id.clone(),
+        plan_id: None,
+        mandate_id: None,
+        kind: "invalid_creditor_settings".to_owned(),
+        title: "Fix the creditor settings: no batch file could be written".to_owned(),
+        detail: problem.to_owned(),
+        status: TaskStatus::Open,
+        outcome: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn scheme_code(scheme: crate::plan::Scheme) -> &'static str {
+    match scheme {
+        crate::plan::Scheme::Core => "CORE",
+        crate::plan::Scheme::B2b => "B2B",
+    }
+}
+
+/// The writes one plan needs, and what they mean for the report once committed.
+#[derive(Debug, Default)]
+struct PlanWork {
+    plan_id: String,
+    writes: Vec<Write>,
+    collections_created: u64,
+    plans_completed: u64,
+    collections_settled: u64,
+    touched: Vec<(String, String, NaiveDate)>,
+    task: Option<Task>,
+    stopped: bool,
+}
+
+/// How many plans' writes go into one transaction: one commit (and one disk sync) per group
+/// instead of per plan.
+const GROUP: usize = 250;
+
+/// Commits the works in groups; a group whose commit fails a condition is retried plan by plan,
+/// and a plan whose own writes fail theirs was changed by another run meanwhile: what that run
+/// did stands, and the plan is looked at again on the next run. Answers the committed works.
+async fn commit_grouped(
+    ports: &Ports,
+    works: Vec<PlanWork>,
+) -> Result<Vec<PlanWork>, UseCaseError> {
+    let mut committed = Vec::with_capacity(works.len());
+    let mut works = works
+        .into_iter()
+        .filter(|w| !w.writes.is_empty())
+        .peekable();
+    while works.peek().is_some() {
+        let group: Vec<PlanWork> = works.by_ref().take(GROUP).collect();
+        let writes: Vec<Write> = group
+            .iter()
+            .flat_map(|w| w.writes.iter().cloned())
+            .collect();
+        match ports.transactions.commit(&writes).await {
+            Ok(()) => committed.extend(group),
+            Err(StoreError::ConditionFailed(_)) => {
+                for work in group {
+                    match ports.transactions.commit(&work.writes).await {
+                        Ok(()) => committed.push(work),
+                        Err(StoreError::ConditionFailed(reason)) => {
+                            info!(plan_id = %work.plan_id, reason = %reason, "plan changed meanwhile");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(committed)
+}
+
+/// The statement text of an instalment: plan, position and invoices, in the SEPA set later.
+fn remittance(plan: &Plan, seq: u32) -> String {
+    let regular = plan.instalments.len();
+    let mut text = format!(
+        "Plan {} {seq}/{regular}",
+        plan.id.0.trim_start_matches("pln_")
+    );
+    if !plan.invoices.is_empty() {
+        let invoices: Vec<&str> = plan.invoices.iter().map(|i| i.reference.as_str()).collect();
+        text.push(' ');
+        text.push_str(&invoices.join(" "));
+    }
+    text
+}
+
+async fn process_plan(
+    ports: &Ports,
+    links: &Links,
+    plan: &Plan,
+    day: NaiveDate,
+    creditors: &mut CreditorCache,
+    report: &mut DailyReport,
+) -> Result<PlanWork, UseCaseError> {
+    let mut work = PlanWork {
+        plan_id: plan.id.0.clone(),
+        ..PlanWork::default()
+    };
+    let now = ports.clock.now();
+    let Some(creditor) = creditors.get(ports, &plan.creditor_id).await? else {
+        report
+            .problems
+            .push(format!("plan {} belongs to an unknown creditor", plan.id));
+        return Ok(work);
+    };
+    let mut plan = plan.clone();
+    let mut writes = Vec::new();
+
+    let mandate = match &plan.mandate_id {
+        Some(id) => ports.mandates.get_mandate(&MandateId(id.clone())).await?,
+        None => None,
+    };
+    let usable = mandate
+        .as_ref()
+        .filter(|m| m.status.is_usable() && m.debtor.is_some());
+    let Some(mandate) = usable else {
+        // No collection without a usable mandate: the plan says why, the creditor is told.
+        let status = mandate.map_or("missing", |m| m.status.as_str());
+        let reason = format!("no collection: the mandate is {status}");
+        plan.status_reason = Some(reason.clone());
+        plan.next_action_on = None;
+        plan.updated_at = now;
+        plan.version += 1;
+        let event = Event::after(
+            plan.event_head.as_ref(),
+            &plan.id.0,
+            "plan.stopped",
+            now,
+            "system",
+            json!({"reason": reason}),
+        );
+        plan.event_head = Some(event.head());
+        writes.push(Write::AppendEvent(event));
+        writes.push(Write::UpdatePlan(plan.clone()));
+        work.writes = writes;
+        work.stopped = true;
+        work.task = Some(Task {
+            id: format!("tsk_mandate_{}", plan.id.0.trim_start_matches("pln_")),
+            creditor_id: creditor.id.clone(),
+            plan_id: Some(plan.id.clone()),
+            mandate_id: plan.mandate_id.clone().map(MandateId),
+            kind: "mandate_unusable".to_owned(),
+            title: "Get a new mandate: collections have stopped".to_owned(),
+            detail: format!(
+                "Plan {} cannot be collected because its mandate is {status}. Ask the debtor \
+                 ({}) to sign a new mandate, or agree another way to pay.",
+                plan.id, plan.debtor.email
+            ),
+            status: TaskStatus::Open,
+            outcome: None,
+            created_at: now,
+            updated_at: now,
+        });
+        return Ok(work);
+    };
+    let mut mandate = mandate.clone();
+    let mut mandate_changed = false;
+    let debtor = mandate
+        .debtor
+        .clone()
+        .expect("a usable mandate has its debtor");
+    let lead = creditor.lead_days;
+    let notice_days = creditor.pre_notification_days;
+    let count = plan.instalments.len() as u32;
+    for index in 0..plan.instalments.len() {
+        let instalment = plan.instalments[index].clone();
+        if !matches!(
+            instalment.status,
+            InstalmentStatus::Planned | InstalmentStatus::Notified
+        ) {
+            continue;
+        }
+        let mut due = instalment.due_date;
+        let mut notified_on = instalment.notified_on;
+
+        // A notice too late for its date: the date moves to the earliest legal one, announced now.
+        let late = notified_on.is_none_or(|on| !notified_in_time(on, due, notice_days))
+            && day > due - Days::new(u64::from(notice_days));
+        if late {
+            due = crate::schedule::earliest_due_date(day, notice_days, lead);
+            notified_on = None;
+        }
+        if notified_on.is_none()
+            && day >= notice_day(due, notice_days).min(collection_day(due, lead))
+        {
+            send_notice(ports, links, &creditor, &plan, &mandate, index, due, count).await?;
+            report.notices_sent += 1;
+            notified_on = Some(day);
+            let event = Event::after(
+                plan.event_head.as_ref(),
+                &plan.id.0,
+                "instalment.notified",
+                now,
+                "system",
+                json!({"seq": instalment.seq, "due_date": due, "amount": instalment.amount, "moved_from": late.then_some(instalment.due_date)}),
+            );
+            plan.event_head = Some(event.head());
+            writes.push(Write::AppendEvent(event));
+        }
+        {
+            let slot = &mut plan.instalments[index];
+            slot.due_date = due;
+            slot.notified_on = notified_on;
+            if notified_on.is_some() && slot.status == InstalmentStatus::Planned {
+                slot.status = InstalmentStatus::Notified;
+            }
+        }
+
+        let ready = notified_on.is_some_and(|on| notified_in_time(on, due, notice_days))
+            && day >= collection_day(due, lead);
+        if !ready {
+            continue;
+        }
+        let attempt = instalment.attempts + 1;
+        let sequence_type = mandate
+            .next_sequence
+            .unwrap_or(match creditor.first_sequence {
+                FirstSequence::First => SequenceType::First,
+                FirstSequence::Recurrent => SequenceType::Recurrent,
+            });
+        let amendment = mandate.amendments.iter().find(|a| !a.presented).map(|a| {
+            if a.moved_bank() {
+                CollectionAmendment::OtherBank
+            } else {
+                CollectionAmendment::SameBank {
+                    previous_iban: a.previous_iban.clone(),
+                }
+            }
+        });
+        for pending in mandate.amendments.iter_mut().filter(|a| !a.presented) {
+            pending.presented = true;
+        }
+        let collection = Collection {
+            id: Collection::id_for(&plan.id, instalment.seq, attempt),
+            creditor_id: creditor.id.clone(),
+            plan_id: plan.id.clone(),
+            mandate_id: mandate.id.clone(),
+            instalment_seq: instalment.seq,
+            attempt,
+            end_to_end_id: format!("TR{}", secrets::random_reference(24)),
+            amount: instalment.amount,
+            collection_date: due,
+            scheme: mandate.scheme,
+            sequence_type,
+            amendment,
+            mandate_reference: mandate.reference.clone(),
+            mandate_signed_on: mandate
+                .signature
+                .as_ref()
+                .map_or(day, |s| s.signed_at.date_naive()),
+            debtor_name: debtor.name.clone(),
+            debtor_address: Some(debtor.address.clone()),
+            debtor_iban: debtor.iban.clone(),
+            debtor_bic: debtor.bic.clone(),
+            remittance: remittance(&plan, instalment.seq),
+            status: CollectionStatus::Scheduled,
+            batch_id: None,
+            status_reason: None,
+            created_at: now,
+            updated_at: now,
+            event_head: None,
+            version: 1,
+        };
+        let mut collection = collection;
+        let created = Event::after(
+            None,
+            &collection.id,
+            "collection.created",
+            now,
+            "system",
+            json!({"plan_id": plan.id, "seq": instalment.seq, "attempt": attempt, "amount": collection.amount, "collection_date": due, "sequence_type": sequence_type, "end_to_end_id": collection.end_to_end_id}),
+        );
+        let collecting = Event::after(
+            plan.event_head.as_ref(),
+            &plan.id.0,
+            "instalment.collecting",
+            now,
+            "system",
+            json!({"seq": instalment.seq, "collection_id": collection.id}),
+        );
+        plan.event_head = Some(collecting.head());
+        collection.event_head = Some(created.head());
+        writes.push(Write::AppendEvent(created));
+        writes.push(Write::AppendEvent(collecting));
+        let slot = &mut plan.instalments[index];
+        slot.status = InstalmentStatus::Collecting;
+        slot.attempts = attempt;
+        mandate.next_sequence = Some(sequence_type);
+        mandate.last_presented_on = Some(due);
+        mandate.expiry_warned = false;
+        if mandate.status == MandateStatus::Signed {
+            mandate.status = MandateStatus::Active;
+        }
+        mandate_changed = true;
+        work.touched.push((
+            creditor.id.to_string(),
+            scheme_code(collection.scheme).to_owned(),
+            due,
+        ));
+        writes.push(Write::InsertCollection(collection));
+        work.collections_created += 1;
+    }
+
+    plan.next_action_on = next_action_on(&plan, &creditor);
+    plan.updated_at = now;
+    plan.version += 1;
+    writes.push(Write::UpdatePlan(plan.clone()));
+    if mandate_changed {
+        mandate.updated_at = now;
+        mandate.version += 1;
+        writes.push(Write::UpdateMandate(mandate));
+    }
+    work.writes = writes;
+    Ok(work)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_notice(
+    ports: &Ports,
+    links: &Links,
+    creditor: &Creditor,
+    plan: &Plan,
+    mandate: &Mandate,
+    index: usize,
+    due: NaiveDate,
+    count: u32,
+) -> Result<(), UseCaseError> {
+    let instalment = &plan.instalments[index];
+    let language = mandate.language;
+    let t = texts(language);
+    let amount = format_amount(instalment.amount, language);
+    let date = format_date(due, language);
+    let iban = mandate
+        .debtor
+        .as_ref()
+        .map(|d| d.iban.masked())
+        .unwrap_or_default();
+    let name = mandate
+        .debtor
+        .as_ref()
+        .map_or(plan.debtor.name.as_str(), |d| d.name.as_str());
+    let email = Email {
+        from: links.mail_from.clone(),
+        to: vec![mandate.debtor_email.clone()],
+        subject: fill(
+            t.mail_prenotification_subject,
+            &[
+                ("amount", &amount),
+                ("date", &date),
+                ("creditor", &creditor.name),
+            ],
+        ),
+        text_body: fill(
+            t.mail_prenotification_body,
+            &[
+                ("name", name),
+                ("creditor", &creditor.name),
+                ("amount", &amount),
+                ("iban", &iban),
+                ("date", &date),
+                ("seq", &instalment.seq.to_string()),
+                ("count", &count.to_string()),
+                ("reference", &mandate.reference),
+                ("creditor_identifier", creditor.creditor_identifier.as_str()),
+            ],
+        ),
+        html_body: None,
+        attachments: Vec::new(),
+    };
+    ports
+        .mailer
+        .send(&email)
+        .await
+        .map_err(|e| UseCaseError::Store(StoreError::Unavailable(e.to_string())))?;
+    Ok(())
+}
+
+/// Settles collections past the creditor's settlement window that no report contradicted.
+/// A plan's collections sit next to each other in id order (`col_<plan>_...`), so one page's
+/// collections of a plan settle in one write set.
+async fn settle_collections(
+    ports: &Ports,
+    day: NaiveDate,
+    creditors: &mut CreditorCache,
+    report: &mut DailyReport,
+) -> Result<(), UseCaseError> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .collections
+            .unsettled_collections_by(day, after.as_deref(), PAGE)
+            .await?;
+        let mut due: Vec<&Collection> = Vec::new();
+        for collection in &page.items {
+            let Some(creditor) = creditors.get(ports, &collection.creditor_id).await? else {
+                continue;
+            };
+            if add_target_days(collection.collection_date, creditor.settlement_days) <= day {
+                due.push(collection);
+            }
+        }
+        let mut works = Vec::new();
+        for group in due.chunk_by(|a, b| a.plan_id == b.plan_id) {
+            works.push(settle_plan_collections(ports, group).await?);
+        }
+        for work in commit_grouped(ports, works).await? {
+            report.collections_settled += work.collections_settled;
+            report.plans_completed += work.plans_completed;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The writes that settle some collections of one plan.
+async fn settle_plan_collections(
+    ports: &Ports,
+    collections: &[&Collection],
+) -> Result<PlanWork, UseCaseError> {
+    let now = ports.clock.now();
+    let mut work = PlanWork::default();
+    let Some(first) = collections.first() else {
+        return Ok(work);
+    };
+    work.plan_id = first.plan_id.0.clone();
+    let Some(mut plan) = ports.plans.get_plan(&first.plan_id).await? else {
+        return Ok(work);
+    };
+    let mut first_settled = false;
+    for collection in collections {
+        let mut settled = (*collection).clone();
+        settled.status = CollectionStatus::Settled;
+        settled.updated_at = now;
+        settled.version += 1;
+        let event = Event::after(
+            settled.event_head.as_ref(),
+            &settled.id,
+            "collection.settled",
+            now,
+            "system",
+            json!({}),
+        );
+        settled.event_head = Some(event.head());
+        work.writes.push(Write::AppendEvent(event));
+        work.writes.push(Write::UpdateCollection(settled));
+        work.collections_settled += 1;
+        first_settled |= collection.sequence_type == SequenceType::First;
+
+        if let Some(instalment) = plan
+            .instalments
+            .iter_mut()
+            .find(|i| i.seq == collection.instalment_seq)
+            && instalment.status == InstalmentStatus::Collecting
+        {
+            instalment.status = InstalmentStatus::Collected;
+        }
+        let event = Event::after(
+            plan.event_head.as_ref(),
+            &plan.id.0,
+            "instalment.collected",
+            now,
+            "system",
+            json!({"seq": collection.instalment_seq, "collection_id": collection.id}),
+        );
+        plan.event_head = Some(event.head());
+        work.writes.push(Write::AppendEvent(event));
+    }
+
+    let all_done = plan.instalments.iter().all(|i| {
+        matches!(
+            i.status,
+            InstalmentStatus::Collected | InstalmentStatus::Skipped | InstalmentStatus::Cancelled
+        )
+    });
+    if all_done && plan.status == PlanStatus::Active {
+        plan.status = PlanStatus::Completed;
+        plan.next_action_on = None;
+        let event = Event::after(
+            plan.event_head.as_ref(),
+            &plan.id.0,
+            "plan.completed",
+            now,
+            "system",
+            json!({}),
+        );
+        plan.event_head = Some(event.head());
+        work.writes.push(Write::AppendEvent(event));
+        work.plans_completed += 1;
+    }
+    plan.updated_at = now;
+    plan.version += 1;
+    work.writes.push(Write::UpdatePlan(plan));
+
+    // A first collection that was not rejected moves its mandate on to RCUR.
+    if first_settled
+        && let Some(mut mandate) = ports.mandates.get_mandate(&first.mandate_id).await?
+        && mandate.next_sequence == Some(SequenceType::First)
+    {
+        mandate.next_sequence = Some(SequenceType::Recurrent);
+        mandate.updated_at = now;
+        mandate.version += 1;
+        work.writes.push(Write::UpdateMandate(mandate));
+    }
+    Ok(work)
+}
+
+/// Warns about and expires mandates that reach 36 months without a collection.
+async fn expire_mandates(
+    ports: &Ports,
+    links: &Links,
+    day: NaiveDate,
+    creditors: &mut CreditorCache,
+    report: &mut DailyReport,
+) -> Result<(), UseCaseError> {
+    let now = ports.clock.now();
+    let horizon = day + Days::new(EXPIRY_WARNING_DAYS);
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .mandates
+            .mandates_expiring_by(horizon, after.as_deref(), PAGE)
+            .await?;
+        for mandate in &page.items {
+            let Some(expires_on) = expiry_date(mandate) else {
+                continue;
+            };
+            let Some(creditor) = creditors.get(ports, &mandate.creditor_id).await? else {
+                continue;
+            };
+            let mut changed = mandate.clone();
+            if expires_on <= day {
+                changed.status = MandateStatus::Expired;
+                report.mandates_expired += 1;
+            } else if !mandate.expiry_warned {
+                let t = texts(creditor.language);
+                let date = format_date(expires_on, creditor.language);
+                let debtor = mandate.debtor.as_ref().map_or("", |d| d.name.as_str());
+                let email = Email {
+                    from: links.mail_from.clone(),
+                    to: vec![creditor.email.clone()],
+                    subject: fill(
+                        t.mail_expiry_warning_subject,
+                        &[("reference", &mandate.reference), ("date", &date)],
+                    ),
+                    text_body: fill(
+                        t.mail_expiry_warning_body,
+                        &[
+                            ("reference", &mandate.reference),
+                            ("date", &date),
+                            ("debtor", debtor),
+                        ],
+                    ),
+                    html_body: None,
+                    attachments: Vec::new(),
+                };
+                if let Err(e) = ports.mailer.send(&email).await {
+                    warn!(mandate_id = %mandate.id, error = %e, "expiry warning not sent");
+                    continue;
+                }
+                                changed.expiry_warned = true;
+                report.expiry_warnings += 1;
+                // The debtor gets a link to sign a new mandate for the rest of the plan.
+                if let Some(plan) = ports.plans.get_plan(&mandate.plan_id).await?
+                    && plan.status == PlanStatus::Active
+                    && plan.mandate_id.as_deref() == Some(mandate.id.0.as_str())
+                {
+                    crate::signing::invite_new_mandate(ports, links, &creditor, &plan, mandate)
+                        .await?;
+                }
+            } else {
+                continue;
+            }
+            changed.updated_at = now;
+            changed.version += 1;
+            let event = Event::next(
+                ports.events.list_events(&mandate.id.0).await?.last(),
+                &mandate.id.0,
+                if changed.status == MandateStatus::Expired {
+                    "mandate.expired"
+                } else {
+                    "mandate.expiry_warned"
+                },
+                now,
+                "system",
+                json!({"expires_on": expires_on}),
+            );
+            match ports
+                .transactions
+                .commit(&[Write::UpdateMandate(changed), Write::AppendEvent(event)])
+                .await
+            {
+                Ok(()) | Err(StoreError::ConditionFailed(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The day a mandate expires: 36 months after its last presented collection, or after its
+/// signature when it has none; `None` for mandates not in use.
+pub fn expiry_date(mandate: &Mandate) -> Option<NaiveDate> {
+    if !mandate.status.is_usable() {
+        return None;
+    }
+    let from = mandate
+        .last_presented_on
+        .or_else(|| mandate.signature.as_ref().map(|s| s.signed_at.date_naive()))?;
+    from.checked_add_months(Months::new(MANDATE_EXPIRY_MONTHS))
+}

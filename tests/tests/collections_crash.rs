@@ -1,0 +1,161 @@
+//! Crashes injected between the daily job's writes: a run that dies half-way leaves nothing
+//! half-done, and the next run finishes the job without doing anything twice.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use tranche_domain::error::StoreError;
+use tranche_domain::pain008::Pain008Version;
+use tranche_domain::ports::{FileStore, Ports, TransactionalStore, Write};
+use tranche_domain::signing::Links;
+use tranche_local::host;
+use tranche_tests::app::{TestApp, plan_body};
+use tranche_tests::xsd::validate_pain008;
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a date")
+}
+
+/// A file store that dies on its first `n` writes of a batch file, as a process killed after
+/// writing the temporary file but before storing it would.
+struct FailingFiles {
+    inner: Arc<dyn FileStore>,
+    failures_left: AtomicU32,
+}
+
+#[async_trait]
+impl FileStore for FailingFiles {
+    async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_file(key, content_type, bytes).await
+    }
+
+    async fn put_file_from_path(&self, key: &str, content_type: &str, path: &Path) -> Result<(), StoreError> {
+        if self.failures_left.load(Ordering::SeqCst) > 0 {
+            self.failures_left.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable("injected crash before the file was stored".into()));
+        }
+        self.inner.put_file_from_path(key, content_type, path).await
+    }
+
+    async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_file(key).await
+    }
+
+    async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_files(prefix).await
+    }
+}
+
+/// A store whose commits that write a batch die after the file is stored: the file exists,
+/// the transaction that records it does not.
+struct FailingBatchCommits {
+    inner: Arc<dyn TransactionalStore>,
+    failures_left: AtomicU32,
+}
+
+#[async_trait]
+impl TransactionalStore for FailingBatchCommits {
+    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let writes_batch = writes.iter().any(|w| matches!(w, Write::InsertBatch(_)));
+        if writes_batch && self.failures_left.load(Ordering::SeqCst) > 0 {
+            self.failures_left.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable("injected crash before the commit".into()));
+        }
+        self.inner.commit(writes).await
+    }
+}
+
+fn ports_for(app: &TestApp, today: NaiveDate) -> Ports {
+    host::open_ports(&app.data, host::clock_for(Some(today))).expect("the data opens")
+}
+
+fn links() -> Links {
+    Links {
+        public_url: "http://127.0.0.1".into(),
+        mail_from: "Tranche <noreply@tranche.invalid>".into(),
+    }
+}
+
+async fn assert_one_valid_batch_per_collection(app: &TestApp, files_in_store: usize) {
+    let batches = app.all_items("/v1/batches").await;
+    assert_eq!(batches.len(), 1, "one batch: {batches:?}");
+    let collections = app.all_items("/v1/collections").await;
+    assert_eq!(collections.len(), 2);
+    assert!(collections.iter().all(|c| c["status"] == "batched" && c["batch_id"] == batches[0]["id"]));
+    let xml = app.batch_file(batches[0]["id"].as_str().unwrap()).await;
+    validate_pain008(&xml, Pain008Version::V08).unwrap();
+    assert_eq!(String::from_utf8(xml).unwrap().matches("<DrctDbtTxInf>").count(), 2);
+    let stored = std::fs::read_dir(app.data.join("files/batches/acme/2027-02-01"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    assert_eq!(stored, files_in_store);
+}
+
+#[tokio::test]
+async fn a_crash_before_the_file_is_stored_is_finished_by_the_next_run() {
+    let app = TestApp::spawn().await;
+    app.given_creditor_acme().await;
+    app.given_signed_plan(&plan_body()).await;
+    app.given_signed_plan(&plan_body()).await;
+    let mut ports = ports_for(&app, day("2027-01-29"));
+    ports.files = Arc::new(FailingFiles {
+        inner: ports.files.clone(),
+        failures_left: AtomicU32::new(1),
+    });
+
+    let crashed = tranche_domain::daily::run_daily(&ports, &links()).await;
+    let finished = app.daily(day("2027-01-29")).await;
+    let again = app.daily(day("2027-01-29")).await;
+
+    assert!(crashed.is_err(), "the injected crash surfaces");
+    assert_eq!(finished.collections_created, 0, "the crashed run had created them");
+    assert_eq!(finished.batches_written.len(), 1);
+    assert!(again.batches_written.is_empty());
+    assert_one_valid_batch_per_collection(&app, 1).await;
+}
+
+#[tokio::test]
+async fn a_crash_between_storing_the_file_and_recording_it_writes_no_second_batch() {
+    let app = TestApp::spawn().await;
+    app.given_creditor_acme().await;
+    app.given_signed_plan(&plan_body()).await;
+    app.given_signed_plan(&plan_body()).await;
+    let mut ports = ports_for(&app, day("2027-01-29"));
+    ports.transactions = Arc::new(FailingBatchCommits {
+        inner: ports.transactions.clone(),
+        failures_left: AtomicU32::new(1),
+    });
+
+    let crashed = tranche_domain::daily::run_daily(&ports, &links()).await;
+    let finished = app.daily(day("2027-01-29")).await;
+    let later = app.daily(day("2027-01-30")).await;
+
+    assert!(crashed.is_err());
+    assert_eq!(finished.batches_written.len(), 1);
+    assert!(later.batches_written.is_empty());
+    // The crashed run's file was stored under the same key and replaced by the finished one.
+    assert_one_valid_batch_per_collection(&app, 1).await;
+}
+
+#[tokio::test]
+async fn two_runs_of_the_same_day_at_once_collect_and_batch_once() {
+    let app = TestApp::spawn().await;
+    app.given_creditor_acme().await;
+    app.given_signed_plan(&plan_body()).await;
+    app.given_signed_plan(&plan_body()).await;
+    let first = ports_for(&app, day("2027-01-29"));
+    let second = ports_for(&app, day("2027-01-29"));
+
+    let links = links();
+    let (a, b) = tokio::join!(
+        tranche_domain::daily::run_daily(&first, &links),
+        tranche_domain::daily::run_daily(&second, &links)
+    );
+
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.collections_created + b.collections_created, 2);
+    assert_one_valid_batch_per_collection(&app, 1).await;
+}
