@@ -17,11 +17,13 @@ if ! cargo clippy --version >/dev/null 2>&1; then rustup component add clippy; f
 
 step "system packages"
 # Browser tests drive Debian's Chromium through its ChromeDriver (tranche-tests' browser module);
-# PDF tests read text with pdftotext. Install whichever is missing, as root.
+# PDF tests read text with pdftotext; every pain.008 a test writes is validated by xmllint
+# against the XSDs shipped in the sepa crate's package. Install whichever is missing, as root.
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -30,7 +32,8 @@ if ((${#missing[@]})); then
 fi
 /usr/bin/chromium --version 2>/dev/null
 /usr/bin/chromedriver --version
-pdftotext -v 2>&1 | head -n 1
+pdftotext -v 2>&1 | sed -n 1p
+xmllint --version 2>&1 | sed -n 1p
 
 step "format"
 cargo fmt --all --check
