@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use tracing::info;
 
 use crate::charset;
-use crate::collection::{Batch, BatchRequest, Collection, CollectionAmendment, CollectionStatus};
+use crate::collection::{
+    Batch, BatchRequest, Collection, CollectionAmendment, CollectionStatus, PaymentInformationRef,
+};
 use crate::creditor::Creditor;
 use crate::error::StoreError;
 use crate::money::Amount;
@@ -329,7 +331,7 @@ async fn write_part(
         0,
         Write::InsertBatch(Batch {
             id: batch_id.clone(),
-            message_id,
+            message_id: message_id.clone(),
             creditor_id: creditor.id.clone(),
             scheme: request.scheme,
             collection_date: request.collection_date,
@@ -339,6 +341,15 @@ async fn write_part(
             file_key,
             number_of_transactions: part.count,
             control_sum,
+            payment_informations: part
+                .sequences
+                .iter()
+                .enumerate()
+                .map(|(index, (sequence_type, _, _))| PaymentInformationRef {
+                    id: format!("{message_id}-{}", index + 1),
+                    sequence_type: *sequence_type,
+                })
+                .collect(),
             created_at: now,
         }),
     );

@@ -13,12 +13,13 @@
 //!    become `ae oe ue`, `Ä Ö Ü` become `Ae Oe Ue` (`AE OE UE` inside a word written in
 //!    capitals, so `MÜLLER` reads `MUELLER`), `ß` becomes `ss` and the capital `ẞ` `SS`. An
 //!    umlaut typed as a vowel followed by a combining diaeresis (U+0308) is treated the same.
-//! 3. ASCII punctuation outside the set, as EPC217-08 §6.2 suggests where it has a rule:
-//!    `&` becomes `+` (`Müller & Söhne` reads `Mueller + Soehne`: one character, the meaning
-//!    kept, and the sign the German banks themselves convert `&` to), `_` and `~` become `-`,
-//!    `@` becomes `(at)`, double quotes and the backtick become `'`, `< [ {` become `(` and
-//!    `> ] }` become `)`, `;` becomes `,`. Other ASCII punctuation (`! # $ % * = \ ^ |`) and
-//!    every control or white-space character become a space.
+//! 3. ASCII punctuation outside the set, as the prose of EPC217-08 §6.2 suggests where it has
+//!    a rule: `&` becomes `+` (one character that keeps the meaning: `Müller & Söhne` reads
+//!    `Mueller + Soehne`, where a space would read `Mueller Soehne` and `and`/`und` would pick a
+//!    language), `_` and `~` become `-`, `@` becomes `(at)`. Our own choices for the rest:
+//!    double quotes and the backtick become `'`, `< [ {` become `(` and `> ] }` become `)`, `;`
+//!    becomes `,`. Other ASCII punctuation (`! # $ % * = \ ^ |`) and every control or
+//!    white-space character become a space.
 //! 4. Pictographs (emoji, dingbats, arrows and other symbol blocks) become a space: a
 //!    transliteration table spells them out as words (`grinning`), which has no place in a
 //!    name on a bank statement.
@@ -29,11 +30,12 @@
 //! Then runs of spaces fold to one, the text is trimmed, and it is cut to the maximum length
 //! (never leaving a trailing space). The `deunicode` table differs from the EPC217-08
 //! conversion table in a few places (`Æ` gives `AE`, not `A`; Cyrillic follows a different
-//! romanisation); both are accepted by banks, since only the result's character set matters.
+//! romanisation); banks check only the character set of the result, not the table used.
 
-/// The characters of the SEPA set other than the space, indexed by ASCII code.
-const IN_SET: [bool; 128] = {
-    let mut table = [false; 128];
+/// Whether a byte is a character of the SEPA set other than the space. Every byte of a UTF-8
+/// text can be looked up directly: bytes from 128 up are parts of other characters.
+const IN_SET: [bool; 256] = {
+    let mut table = [false; 256];
     let mut byte = 0;
     while byte < 128 {
         let c = byte as u8;
@@ -74,28 +76,30 @@ pub(crate) fn convert_into(text: &str, max_chars: usize, out: &mut String) -> bo
     if max_chars == 0 {
         return false;
     }
-    if is_clean(text, max_chars) {
-        out.push_str(text);
-        return !out.is_empty();
+
+    // Characters of the set, spaces and ä ö ü ß (all of most names and remittance texts)
+    // never make the text longer, so a text within the maximum is converted without length
+    // checks up to its first other character.
+    let bytes = text.as_bytes();
+    let mut position = 0;
+    let mut pending_space = false;
+    if bytes.len() <= max_chars {
+        out.reserve(bytes.len());
+        position = convert_plain_start(text, out, &mut pending_space);
     }
 
     let mut sink = Sink {
         out,
         max_chars,
-        pending_space: false,
+        pending_space,
         full: false,
     };
-    let bytes = text.as_bytes();
-    let mut position = 0;
     while position < bytes.len() && !sink.full {
-        // Runs of characters of the set, the bulk of any Latin text, are copied at once.
-        let run_end = bytes[position..]
-            .iter()
-            .position(|&b| b >= 128 || !IN_SET[b as usize])
-            .map_or(bytes.len(), |length| position + length);
-        if run_end > position {
-            sink.push_run(&text[position..run_end]);
-            position = run_end;
+        // Text already in the set with single spaces is copied a stretch at a time.
+        let stretch_end = clean_stretch_end(bytes, position);
+        if stretch_end > position {
+            sink.push_stretch(&text[position..stretch_end]);
+            position = stretch_end;
             continue;
         }
         if bytes[position] == b' ' {
@@ -103,88 +107,135 @@ pub(crate) fn convert_into(text: &str, max_chars: usize, out: &mut String) -> bo
             position += 1;
             continue;
         }
-        let Some(c) = text[position..].chars().next() else {
-            break;
+        if let Some(replacement) = lower_case_umlaut(&bytes[position..]) {
+            sink.push_stretch(replacement);
+            position += 2;
+            continue;
+        }
+        position = convert_character(text, position, &mut sink);
+    }
+    !sink.out.is_empty()
+}
+
+/// Converts the start of `text` up to the first character other than one of the set, the
+/// space and ä ö ü ß, into `out`, without length checks; answers where it stopped.
+/// `pending_space` says whether a space is owed before the next character.
+fn convert_plain_start(text: &str, out: &mut String, pending_space: &mut bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut position = 0;
+    loop {
+        let stretch_end = clean_stretch_end(bytes, position);
+        let replacement = if stretch_end > position {
+            &text[position..stretch_end]
+        } else if bytes.get(position) == Some(&b' ') {
+            *pending_space = !out.is_empty();
+            position += 1;
+            continue;
+        } else if let Some(replacement) = lower_case_umlaut(&bytes[position..]) {
+            replacement
+        } else {
+            return position;
         };
-        let after = position + c.len_utf8();
-        // The neighbours matter only for capital umlauts; they are looked up then.
-        let previous = || text[..position].chars().next_back();
-        let next = || text[after..].chars().next();
-        match c {
-            'ä' => sink.push_str("ae"),
-            'ö' => sink.push_str("oe"),
-            'ü' => sink.push_str("ue"),
-            'Ä' | 'Ö' | 'Ü' => {
-                let base = match c {
-                    'Ä' => 'A',
-                    'Ö' => 'O',
-                    _ => 'U',
-                };
-                sink.push(base);
-                sink.push(if in_capitals(previous(), next()) {
-                    'E'
-                } else {
-                    'e'
-                });
-            }
-            'ß' => sink.push_str("ss"),
-            'ẞ' => sink.push_str("SS"),
-            '\u{308}' if matches!(previous(), Some('a' | 'o' | 'u')) => sink.push('e'),
-            '\u{308}' if matches!(previous(), Some('A' | 'O' | 'U')) => {
-                let before_base = text[..position].chars().rev().nth(1);
-                sink.push(if in_capitals(before_base, next()) {
-                    'E'
-                } else {
-                    'e'
-                });
-            }
-            c if c.is_ascii() => match ascii_replacement(c) {
-                Some(replacement) => sink.push_str(replacement),
-                None => sink.space(),
-            },
-            c if c.is_whitespace() || c.is_control() || is_pictograph(c) => sink.space(),
-            c => match deunicode::deunicode_char(c) {
-                Some(transliterated) => {
-                    for t in transliterated.chars() {
-                        if is_set_char(t) {
-                            sink.push(t);
-                        } else {
-                            match ascii_replacement(t) {
-                                Some(replacement) => sink.push_str(replacement),
-                                None => sink.space(),
-                            }
+        if *pending_space {
+            out.push(' ');
+            *pending_space = false;
+        }
+        out.push_str(replacement);
+        position = stretch_end.max(position + 2);
+    }
+}
+
+/// Where the stretch of clean text starting at `start` ends: characters of the set with single
+/// spaces between them, starting and ending with a character of the set (so `start` itself
+/// when `bytes[start]` is not one).
+fn clean_stretch_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    loop {
+        while end < bytes.len() && IN_SET[bytes[end] as usize] {
+            end += 1;
+        }
+        let single_space_then_set = end > start
+            && bytes.get(end) == Some(&b' ')
+            && bytes.get(end + 1).is_some_and(|&b| IN_SET[b as usize]);
+        if !single_space_then_set {
+            return end;
+        }
+        end += 2;
+    }
+}
+
+/// The replacement of `ä ö ü ß` when `bytes` starts with one (`C3 A4`, `C3 B6`, `C3 BC`,
+/// `C3 9F` in UTF-8).
+fn lower_case_umlaut(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xC3, 0xA4, ..] => Some("ae"),
+        [0xC3, 0xB6, ..] => Some("oe"),
+        [0xC3, 0xBC, ..] => Some("ue"),
+        [0xC3, 0x9F, ..] => Some("ss"),
+        _ => None,
+    }
+}
+
+/// Converts the character at `position` (one outside the set, other than the space and the
+/// lower-case umlauts) into `sink`; answers the position after it.
+fn convert_character(text: &str, position: usize, sink: &mut Sink<'_>) -> usize {
+    let Some(c) = text[position..].chars().next() else {
+        return text.len();
+    };
+    let after = position + c.len_utf8();
+    // The neighbours matter only for capital umlauts; they are looked up then.
+    let previous = || text[..position].chars().next_back();
+    let next = || text[after..].chars().next();
+    match c {
+        'ä' => sink.push_str("ae"),
+        'ö' => sink.push_str("oe"),
+        'ü' => sink.push_str("ue"),
+        'Ä' | 'Ö' | 'Ü' => {
+            let base = match c {
+                'Ä' => 'A',
+                'Ö' => 'O',
+                _ => 'U',
+            };
+            sink.push(base);
+            sink.push(if in_capitals(previous(), next()) {
+                'E'
+            } else {
+                'e'
+            });
+        }
+        'ß' => sink.push_str("ss"),
+        'ẞ' => sink.push_str("SS"),
+        '\u{308}' if matches!(previous(), Some('a' | 'o' | 'u')) => sink.push('e'),
+        '\u{308}' if matches!(previous(), Some('A' | 'O' | 'U')) => {
+            let before_base = text[..position].chars().rev().nth(1);
+            sink.push(if in_capitals(before_base, next()) {
+                'E'
+            } else {
+                'e'
+            });
+        }
+        c if c.is_ascii() => match ascii_replacement(c) {
+            Some(replacement) => sink.push_str(replacement),
+            None => sink.space(),
+        },
+        c if c.is_whitespace() || c.is_control() || is_pictograph(c) => sink.space(),
+        c => match deunicode::deunicode_char(c) {
+            Some(transliterated) => {
+                for t in transliterated.chars() {
+                    if is_set_char(t) {
+                        sink.push(t);
+                    } else {
+                        match ascii_replacement(t) {
+                            Some(replacement) => sink.push_str(replacement),
+                            None => sink.space(),
                         }
                     }
                 }
-                None => sink.space(),
-            },
-        }
-        position = after;
-    }
-    !out.is_empty()
-}
-
-/// Whether `text` is already in the set, single-spaced, trimmed and short enough, so that
-/// conversion would give it back unchanged (the common case for names, checked byte by byte).
-fn is_clean(text: &str, max_chars: usize) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
-        return false;
-    }
-    let mut previous_space = false;
-    for &b in bytes {
-        if b == b' ' {
-            if previous_space {
-                return false;
             }
-            previous_space = true;
-        } else if b < 128 && IN_SET[b as usize] {
-            previous_space = false;
-        } else {
-            return false;
-        }
+            None => sink.space(),
+        },
     }
-    true
+    after
 }
 
 /// Whether an upper-case umlaut stands in a word written in capitals, judged by its
@@ -256,8 +307,10 @@ impl Sink<'_> {
         self.out.push(c);
     }
 
-    /// Appends a run of characters of the set (no space), cut at the maximum length.
-    fn push_run(&mut self, run: &str) {
+    /// Appends a stretch of characters of the set with single spaces between them (starting
+    /// and ending with a character of the set), cut at the maximum length without leaving a
+    /// trailing space.
+    fn push_stretch(&mut self, stretch: &str) {
         if self.full {
             return;
         }
@@ -270,10 +323,12 @@ impl Sink<'_> {
             self.pending_space = false;
         }
         let room = self.max_chars - self.out.len();
-        if run.len() <= room {
-            self.out.push_str(run);
+        if stretch.len() <= room {
+            self.out.push_str(stretch);
         } else {
-            self.out.push_str(&run[..room]);
+            // Spaces in a stretch are single, so a cut leaves at most one at its end.
+            let cut = &stretch[..room];
+            self.out.push_str(cut.strip_suffix(' ').unwrap_or(cut));
             self.full = true;
         }
     }
@@ -302,19 +357,28 @@ impl Sink<'_> {
 /// come back as sent in their reports). Identifiers are never converted: [`identifier_problem`]
 /// says what is wrong with one that fails.
 pub fn is_sepa_identifier(text: &str) -> bool {
-    identifier_problem(text).is_none()
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if bytes.len() > 35 || matches!(first, b' ' | b'/') || matches!(last, b' ' | b'/') {
+        return false;
+    }
+    // One pass over the bytes: the writer checks two identifiers per transaction.
+    let mut previous = 0;
+    for &b in bytes {
+        if !(IN_SET[b as usize] || b == b' ') || (b == b'/' && previous == b'/') {
+            return false;
+        }
+        previous = b;
+    }
+    true
 }
 
 /// What is wrong with `text` as a SEPA identifier, written for the person who has to fix it;
 /// `None` when it is valid (the same rules as [`is_sepa_identifier`]).
 pub fn identifier_problem(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let valid = matches!(bytes.len(), 1..=35)
-        && !matches!(bytes[0], b' ' | b'/')
-        && !matches!(bytes[bytes.len() - 1], b' ' | b'/')
-        && bytes.iter().all(|&b| b == b' ' || (b < 128 && IN_SET[b as usize]))
-        && !bytes.windows(2).any(|pair| pair == b"//");
-    if valid {
+    if is_sepa_identifier(text) {
         return None;
     }
     if text.is_empty() {

@@ -103,6 +103,9 @@ pub struct Collection {
     pub batch_id: Option<String>,
     /// Why it is rejected, returned or refunded, when it is.
     pub status_reason: Option<String>,
+    /// The R-transaction that failed it, when one did.
+    #[serde(default)]
+    pub r_transaction: Option<RTransaction>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The collection's last event, so the next one chains on without reading the log.
@@ -137,7 +140,37 @@ pub struct Batch {
     pub file_key: String,
     pub number_of_transactions: u64,
     pub control_sum: Amount,
+    /// The file's `PmtInf` blocks: their ids and sequence types, so a bank report about one
+    /// block finds its collections.
+    #[serde(default)]
+    pub payment_informations: Vec<PaymentInformationRef>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One `PmtInf` block of a batch file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInformationRef {
+    pub id: String,
+    pub sequence_type: SequenceType,
+}
+
+/// What the bank reported about a failed collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RTransaction {
+    /// `rejected`, `returned`, `refunded` or `reversed`.
+    pub kind: crate::bank_reports::ItemKind,
+    pub reason_code: Option<String>,
+    pub reason_proprietary: Option<String>,
+    /// The code's meaning for people.
+    pub meaning: String,
+    pub additional_info: Option<String>,
+    /// How the dunning handles it.
+    pub class: crate::reason_codes::FailureClass,
+    /// The report it came in: the file-store key of the bank file and its message id.
+    pub source_file: String,
+    pub source_message_id: String,
+    pub reported_at: DateTime<Utc>,
+    pub charges: Option<Amount>,
 }
 
 /// A request for the batch generator: write the files of one creditor, scheme and date.

@@ -101,6 +101,28 @@ fn default_mandate_reference_prefix() -> String {
     DEFAULT_MANDATE_REFERENCE_PREFIX.to_owned()
 }
 
+/// The creditor's dunning policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DunningPolicy {
+    /// Calendar days after a soft failure (insufficient funds) before the re-presentation (the
+    /// new date also honours the pre-notification period).
+    pub retry_after_days: u32,
+    /// How many times a softly failed instalment is re-presented.
+    pub max_representations: u32,
+    /// Days a plan stays `in_dunning` before it is `defaulted`.
+    pub default_after_days: u32,
+}
+
+impl Default for DunningPolicy {
+    fn default() -> Self {
+        DunningPolicy {
+            retry_after_days: 7,
+            max_representations: 2,
+            default_after_days: 30,
+        }
+    }
+}
+
 /// How a mandate's first collection is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FirstSequence {
@@ -166,6 +188,9 @@ pub struct Creditor {
     /// collection counts as settled.
     #[serde(default = "default_settlement_days")]
     pub settlement_days: u32,
+    /// What happens after a failed collection.
+    #[serde(default)]
+    pub dunning: DunningPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

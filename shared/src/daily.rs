@@ -63,6 +63,7 @@ pub struct DailyReport {
     pub collections_settled: u64,
     pub plans_completed: u64,
     pub plans_stopped: u64,
+    pub plans_defaulted: u64,
     pub batches_written: Vec<String>,
     pub mandates_expired: u64,
     pub expiry_warnings: u64,
@@ -97,6 +98,11 @@ pub fn notified_in_time(
 /// The next day the daily job has work for `plan`: the earliest notice or collection day of its
 /// pending instalments; `None` when it has none, or is not active.
 pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
+    if plan.status == PlanStatus::InDunning {
+        return plan
+            .dunning_since
+            .map(|since| since + Days::new(u64::from(creditor.dunning.default_after_days)));
+    }
     if plan.status != PlanStatus::Active {
         return None;
     }
@@ -105,7 +111,7 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
         .filter(|i| {
             matches!(
                 i.status,
-                InstalmentStatus::Planned | InstalmentStatus::Notified
+                InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
             )
         })
         .map(|i| match i.notified_on {
@@ -143,6 +149,9 @@ pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseC
             touched.extend(work.touched);
             if work.stopped {
                 report.plans_stopped += 1;
+            }
+            if work.defaulted {
+                report.plans_defaulted += 1;
             }
             if let Some(task) = work.task
                 && ports.tasks.open_task(&task).await?
@@ -290,6 +299,7 @@ struct PlanWork {
     touched: Vec<(String, String, NaiveDate)>,
     task: Option<Task>,
     stopped: bool,
+    defaulted: bool,
 }
 
 /// How many plans' writes go into one transaction: one commit (and one disk sync) per group
@@ -333,6 +343,82 @@ async fn commit_grouped(
     Ok(committed)
 }
 
+/// A plan in dunning whose time has run out becomes `defaulted`, and the creditor is told.
+async fn default_if_due(
+    ports: &Ports,
+    links: &Links,
+    creditor: &Creditor,
+    mut plan: Plan,
+    day: NaiveDate,
+    mut work: PlanWork,
+) -> Result<PlanWork, UseCaseError> {
+    let due = next_action_on(&plan, creditor);
+    if due.is_none_or(|due| due > day) {
+        return Ok(work);
+    }
+    let now = ports.clock.now();
+    let open: i64 = plan
+        .instalments
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                InstalmentStatus::Collected
+                    | InstalmentStatus::Cancelled
+                    | InstalmentStatus::Skipped
+            )
+        })
+        .map(|i| i.amount.cents())
+        .sum();
+    let open = crate::money::Amount::from_cents(open).map_or_else(
+        |_| "0.00".to_owned(),
+        |a| format_amount(a, creditor.language),
+    );
+    plan.status = PlanStatus::Defaulted;
+    plan.next_action_on = None;
+    let event = Event::after(
+        plan.event_head.as_ref(),
+        &plan.id.0,
+        "plan.defaulted",
+        now,
+        "system",
+        json!({"dunning_since": plan.dunning_since, "open": open}),
+    );
+    plan.event_head = Some(event.head());
+    plan.updated_at = now;
+    plan.version += 1;
+    work.writes = vec![Write::AppendEvent(event), Write::UpdatePlan(plan.clone())];
+    let t = texts(creditor.language);
+    let since = plan
+        .dunning_since
+        .map(|d| format_date(d, creditor.language))
+        .unwrap_or_default();
+    let email = Email {
+        from: links.mail_from.clone(),
+        to: vec![creditor.email.clone()],
+        subject: fill(
+            t.mail_defaulted_subject,
+            &[("plan", &plan.id.0), ("debtor", &plan.debtor.name)],
+        ),
+        text_body: fill(
+            t.mail_defaulted_body,
+            &[
+                ("plan", &plan.id.0),
+                ("debtor", &plan.debtor.name),
+                ("date", &since),
+                ("open", &open),
+            ],
+        ),
+        html_body: None,
+        attachments: Vec::new(),
+    };
+    if let Err(e) = ports.mailer.send(&email).await {
+        warn!(plan_id = %plan.id, error = %e, "default notice not sent");
+    }
+    work.defaulted = true;
+    Ok(work)
+}
+
 /// The statement text of an instalment: plan, position and invoices, in the SEPA set later.
 fn remittance(plan: &Plan, seq: u32) -> String {
     let regular = plan.instalments.len();
@@ -369,6 +455,10 @@ async fn process_plan(
     };
     let mut plan = plan.clone();
     let mut writes = Vec::new();
+
+    if plan.status == PlanStatus::InDunning {
+        return default_if_due(ports, links, &creditor, plan, day, work).await;
+    }
 
     let mandate = match &plan.mandate_id {
         Some(id) => ports.mandates.get_mandate(&MandateId(id.clone())).await?,
@@ -430,7 +520,7 @@ async fn process_plan(
         let instalment = plan.instalments[index].clone();
         if !matches!(
             instalment.status,
-            InstalmentStatus::Planned | InstalmentStatus::Notified
+            InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
         ) {
             continue;
         }
@@ -520,6 +610,7 @@ async fn process_plan(
             status: CollectionStatus::Scheduled,
             batch_id: None,
             status_reason: None,
+            r_transaction: None,
             created_at: now,
             updated_at: now,
             event_head: None,
@@ -823,7 +914,7 @@ async fn expire_mandates(
                     warn!(mandate_id = %mandate.id, error = %e, "expiry warning not sent");
                     continue;
                 }
-                                changed.expiry_warned = true;
+                changed.expiry_warned = true;
                 report.expiry_warnings += 1;
                 // The debtor gets a link to sign a new mandate for the rest of the plan.
                 if let Some(plan) = ports.plans.get_plan(&mandate.plan_id).await?

@@ -194,6 +194,23 @@ pub struct Texts {
     /// direct debit, please sign a new mandate here:\n\n{link}\n\nThe link works for {days}
     /// days.\n\n{creditor}"
     pub mail_resign_body: &'static str,
+    /// Subject to the debtor: "Direct debit of {amount} for {creditor} did not go through"
+    pub mail_failed_subject: &'static str,
+    /// Body to the debtor: "Dear {name},\n\nthe direct debit of {amount} due on {date} for
+    /// {creditor} did not go through ({reason}).\n\n{next}\n\n{creditor}"
+    pub mail_failed_body: &'static str,
+    /// "We will try again on {date}; you will be told the amount and date beforehand. Please
+    /// make sure the money is in your account."
+    pub mail_failed_retry: &'static str,
+    /// "Your mandate can no longer be used. You will receive a link to sign a new one."
+    pub mail_failed_new_mandate: &'static str,
+    /// "{creditor} will contact you about how to go on. You can also reply to this e-mail."
+    pub mail_failed_contact: &'static str,
+    /// Subject to the creditor: "Plan {plan} of {debtor} is in default"
+    pub mail_defaulted_subject: &'static str,
+    /// Body to the creditor: "The payment plan {plan} of {debtor} has been in dunning since
+    /// {date} without being resolved and is now in default. {open} is still open."
+    pub mail_defaulted_body: &'static str,
     // --- the mandate document (PDF) ---
     /// "Debtor"
     pub debtor_label: &'static str,
@@ -730,6 +747,13 @@ static EN: Texts = Texts {
     mail_expiry_warning_body: "The SEPA direct debit mandate {reference} of {debtor} has had no collection for almost 36 months and expires on {date}. A collection before then keeps it alive; after it, the debtor must sign a new mandate.",
     mail_resign_subject: "Please sign a new direct debit mandate for {creditor}",
     mail_resign_body: "Dear {name},\n\nyour SEPA direct debit mandate {reference} for your payment plan with {creditor} needs to be renewed. To keep paying your instalments by direct debit, please sign a new mandate here:\n\n{link}\n\nThe link works for {days} days.\n\n{creditor}",
+    mail_failed_subject: "Direct debit of {amount} for {creditor} did not go through",
+    mail_failed_body: "Dear {name},\n\nthe direct debit of {amount} due on {date} for {creditor} did not go through ({reason}).\n\n{next}\n\n{creditor}",
+    mail_failed_retry: "We will try again on {date}; you will be told the amount and date beforehand. Please make sure the money is in your account.",
+    mail_failed_new_mandate: "Your mandate can no longer be used. You will receive a link to sign a new one.",
+    mail_failed_contact: "{creditor} will contact you about how to go on. You can also reply to this e-mail.",
+    mail_defaulted_subject: "Plan {plan} of {debtor} is in default",
+    mail_defaulted_body: "The payment plan {plan} of {debtor} has been in dunning since {date} without being resolved and is now in default. {open} is still open.",
     debtor_label: "Debtor",
     address_label: "Address",
     signed_label: "Signed",
@@ -854,6 +878,13 @@ static DE: Texts = Texts {
     mail_expiry_warning_body: "Das SEPA-Lastschriftmandat {reference} von {debtor} wurde seit fast 36 Monaten nicht genutzt und verfällt am {date}. Ein Einzug vorher hält es gültig; danach muss der Zahlungspflichtige ein neues Mandat unterschreiben.",
     mail_resign_subject: "Bitte unterschreiben Sie ein neues Lastschriftmandat für {creditor}",
     mail_resign_body: "Guten Tag {name},\n\nIhr SEPA-Lastschriftmandat {reference} für Ihren Zahlungsplan bei {creditor} muss erneuert werden. Damit Ihre Raten weiter per Lastschrift eingezogen werden können, unterschreiben Sie bitte hier ein neues Mandat:\n\n{link}\n\nDer Link ist {days} Tage gültig.\n\n{creditor}",
+    mail_failed_subject: "Lastschrift über {amount} für {creditor} nicht eingelöst",
+    mail_failed_body: "Guten Tag {name},\n\ndie Lastschrift über {amount} zum {date} für {creditor} wurde nicht eingelöst ({reason}).\n\n{next}\n\n{creditor}",
+    mail_failed_retry: "Wir versuchen es am {date} erneut; Betrag und Datum erfahren Sie vorher. Bitte sorgen Sie für ausreichende Deckung auf Ihrem Konto.",
+    mail_failed_new_mandate: "Ihr Mandat kann nicht mehr genutzt werden. Sie erhalten einen Link, um ein neues zu unterschreiben.",
+    mail_failed_contact: "{creditor} meldet sich bei Ihnen, wie es weitergeht. Sie können auch auf diese E-Mail antworten.",
+    mail_defaulted_subject: "Plan {plan} von {debtor} ist in Verzug",
+    mail_defaulted_body: "Der Zahlungsplan {plan} von {debtor} ist seit dem {date} im Mahnverfahren, ohne dass er geklärt wurde, und nun in Verzug. Offen sind noch {open}.",
     debtor_label: "Zahlungspflichtiger",
     address_label: "Anschrift",
     signed_label: "Unterschrieben",
@@ -976,6 +1007,13 @@ static FR: Texts = Texts {
     mail_expiry_warning_body: "Le mandat de prélèvement SEPA {reference} de {debtor} n’a servi à aucun prélèvement depuis près de 36 mois et expire le {date}. Un prélèvement avant cette date le maintient ; ensuite, le débiteur devra signer un nouveau mandat.",
     mail_resign_subject: "Veuillez signer un nouveau mandat de prélèvement pour {creditor}",
     mail_resign_body: "Bonjour {name},\n\nvotre mandat de prélèvement SEPA {reference} pour votre plan de paiement avec {creditor} doit être renouvelé. Pour continuer à payer vos échéances par prélèvement, veuillez signer un nouveau mandat ici :\n\n{link}\n\nLe lien est valable {days} jours.\n\n{creditor}",
+    mail_failed_subject: "Le prélèvement de {amount} pour {creditor} n\u{2019}a pas abouti",
+    mail_failed_body: "Bonjour {name},\n\nle prélèvement de {amount} prévu le {date} pour {creditor} n\u{2019}a pas abouti ({reason}).\n\n{next}\n\n{creditor}",
+    mail_failed_retry: "Nous essaierons à nouveau le {date} ; vous serez informé du montant et de la date auparavant. Veuillez vous assurer que votre compte est approvisionné.",
+    mail_failed_new_mandate: "Votre mandat ne peut plus être utilisé. Vous recevrez un lien pour en signer un nouveau.",
+    mail_failed_contact: "{creditor} vous contactera pour convenir de la suite. Vous pouvez aussi répondre à cet e-mail.",
+    mail_defaulted_subject: "Le plan {plan} de {debtor} est en défaut",
+    mail_defaulted_body: "Le plan de paiement {plan} de {debtor} est en recouvrement depuis le {date} sans avoir été régularisé et est désormais en défaut. Il reste {open} à payer.",
     debtor_label: "Débiteur",
     address_label: "Adresse",
     signed_label: "Signé",
@@ -1100,6 +1138,13 @@ static NL: Texts = Texts {
     mail_expiry_warning_body: "De SEPA-incassomachtiging {reference} van {debtor} is bijna 36 maanden niet gebruikt en vervalt op {date}. Een incasso vóór die datum houdt haar geldig; daarna moet de debiteur een nieuwe machtiging ondertekenen.",
     mail_resign_subject: "Onderteken a.u.b. een nieuwe incassomachtiging voor {creditor}",
     mail_resign_body: "Beste {name},\n\nuw SEPA-incassomachtiging {reference} voor uw betalingsregeling met {creditor} moet worden vernieuwd. Onderteken hier een nieuwe machtiging om uw termijnen per incasso te blijven betalen:\n\n{link}\n\nDe link is {days} dagen geldig.\n\n{creditor}",
+    mail_failed_subject: "Incasso van {amount} voor {creditor} is niet gelukt",
+    mail_failed_body: "Beste {name},\n\nde incasso van {amount} op {date} voor {creditor} is niet gelukt ({reason}).\n\n{next}\n\n{creditor}",
+    mail_failed_retry: "We proberen het opnieuw op {date}; u hoort vooraf het bedrag en de datum. Zorg dat er voldoende saldo op uw rekening staat.",
+    mail_failed_new_mandate: "Uw machtiging kan niet meer worden gebruikt. U ontvangt een link om een nieuwe te ondertekenen.",
+    mail_failed_contact: "{creditor} neemt contact met u op over hoe het verder gaat. U kunt ook op deze e-mail antwoorden.",
+    mail_defaulted_subject: "Regeling {plan} van {debtor} is in verzuim",
+    mail_defaulted_body: "De betalingsregeling {plan} van {debtor} is sinds {date} in de aanmaanprocedure zonder dat die is opgelost, en is nu in verzuim. Er staat nog {open} open.",
     debtor_label: "Betaler",
     address_label: "Adres",
     signed_label: "Ondertekend",
@@ -1200,6 +1245,13 @@ mod tests {
             mail_expiry_warning_body,
             mail_resign_subject,
             mail_resign_body,
+            mail_failed_subject,
+            mail_failed_body,
+            mail_failed_retry,
+            mail_failed_new_mandate,
+            mail_failed_contact,
+            mail_defaulted_subject,
+            mail_defaulted_body,
             debtor_label,
             address_label,
             signed_label,
@@ -1285,6 +1337,13 @@ mod tests {
             ("mail_expiry_warning_body", mail_expiry_warning_body),
             ("mail_resign_subject", mail_resign_subject),
             ("mail_resign_body", mail_resign_body),
+            ("mail_failed_subject", mail_failed_subject),
+            ("mail_failed_body", mail_failed_body),
+            ("mail_failed_retry", mail_failed_retry),
+            ("mail_failed_new_mandate", mail_failed_new_mandate),
+            ("mail_failed_contact", mail_failed_contact),
+            ("mail_defaulted_subject", mail_defaulted_subject),
+            ("mail_defaulted_body", mail_defaulted_body),
             ("debtor_label", debtor_label),
             ("address_label", address_label),
             ("signed_label", signed_label),

@@ -19,6 +19,9 @@
 //! - [`signing`]: the signing link, the signature and its evidence, and the operator's calls on
 //!   mandates.
 //! - [`daily`]: the daily job (settlement, pre-notifications, collections, expiry).
+//! - [`bank_reports`]: the pain.002 / camt.054 / camt.053 readers.
+//! - [`reason_codes`]: what a reject or return reason means and how dunning handles it.
+//! - [`returns`]: the return processor: bank reports matched and applied, dunning started.
 //! - [`batches`]: the batch generator, collections into pain.008 files.
 //! - [`ports`]: the traits the adapters implement, and the clock.
 //! - [`error`]: field errors and store errors.
@@ -26,6 +29,7 @@
 //!   formats.
 //! - [`secrets`]: random tokens and ids, and their hashes.
 
+pub mod bank_reports;
 pub mod batches;
 pub mod calendar;
 pub mod charset;
@@ -43,7 +47,9 @@ pub mod money;
 pub mod pain008;
 pub mod plan;
 pub mod ports;
+pub mod reason_codes;
 pub mod requests;
+pub mod returns;
 pub mod schedule;
 pub mod secrets;
 pub mod signing;

@@ -150,7 +150,7 @@ pub struct SigningToken {
     /// Hex SHA-256 of the token in the link.
     pub token_hash: String,
     pub plan_id: PlanId,
-        pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     /// The mandate this link signs: the plan's first mandate, or a new one that replaces it.
     #[serde(default)]
@@ -179,6 +179,10 @@ pub struct Plan {
     /// `None` when nothing is pending. Indexed: the daily job's work list.
     #[serde(default)]
     pub next_action_on: Option<NaiveDate>,
+    /// The day the plan went into dunning (a failure that re-presentation cannot fix); it is
+    /// `defaulted` the creditor's `default_after_days` later unless resolved.
+    #[serde(default)]
+    pub dunning_since: Option<NaiveDate>,
     pub instalments: Vec<Instalment>,
     pub compliance: ComplianceAssessment,
     /// When the signing link stops working.

@@ -103,6 +103,18 @@ pub struct CollectionQuery {
 #[async_trait]
 pub trait CollectionStore: Send + Sync {
     async fn get_collection(&self, id: &str) -> Result<Option<Collection>, StoreError>;
+    /// The collection with this EndToEndId: how the bank's reports name it.
+    async fn get_collection_by_end_to_end_id(
+        &self,
+        end_to_end_id: &str,
+    ) -> Result<Option<Collection>, StoreError>;
+    /// The collections of one batch file, in id order.
+    async fn collections_of_batch(
+        &self,
+        batch_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError>;
     /// The scheduled collections of one creditor, scheme and date, in id order: what the next
     /// batch file of that key holds.
     async fn scheduled_collections(
@@ -146,6 +158,9 @@ pub trait CollectionStore: Send + Sync {
 pub trait TaskStore: Send + Sync {
     /// Opens the task unless one with its id exists; answers whether it was new.
     async fn open_task(&self, task: &Task) -> Result<bool, StoreError>;
+    async fn get_task(&self, id: &str) -> Result<Option<Task>, StoreError>;
+    /// Closes an open task with its outcome; `ConditionFailed` when it is not open.
+    async fn close_task(&self, task: &Task) -> Result<(), StoreError>;
     async fn list_tasks(
         &self,
         status: Option<TaskStatus>,
@@ -158,6 +173,10 @@ pub trait TaskStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     /// One aggregate's events, oldest first.
     async fn list_events(&self, aggregate_id: &str) -> Result<Vec<Event>, StoreError>;
+    /// Every event of every aggregate in the order it was stored, after the position `after`
+    /// (0 for the start): the event feed. Each event comes with its position, the cursor to
+    /// continue from; positions only grow, so a reader never misses or double-counts one.
+    async fn feed(&self, after: u64, limit: u32) -> Result<Vec<(u64, Event)>, StoreError>;
 }
 
 /// One write of a [`TransactionalStore::commit`]. Each carries its own condition: inserts fail

@@ -8,7 +8,9 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::creditor::{Branding, ComplianceMode, FirstSequence, Language, PostalAddress};
+use crate::creditor::{
+    Branding, ComplianceMode, DunningPolicy, FirstSequence, Language, PostalAddress,
+};
 use crate::error::FieldError;
 use crate::identifiers::{Bic, CreditorIdentifier, Iban, is_iso_country};
 use crate::mandate::SigningMethod;
@@ -42,6 +44,7 @@ pub struct CreditorRequest {
     pub pain008_version: Option<Pain008Version>,
     pub max_transactions_per_file: Option<u32>,
     pub settlement_days: Option<u32>,
+    pub dunning: Option<DunningPolicy>,
 }
 
 /// A plan request of `POST /v1/plans` and `POST /v1/plans/preview`, checked for shape and
@@ -420,6 +423,7 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             "pain008_version",
             "max_transactions_per_file",
             "settlement_days",
+            "dunning",
         ],
     ) else {
         return r.finish(None);
@@ -527,6 +531,33 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
     let max_transactions_per_file =
         r.whole_number(map, "", "max_transactions_per_file", false, 1..=1_000_000);
     let settlement_days = r.whole_number(map, "", "settlement_days", false, 1..=10);
+    let dunning = match map.get("dunning").filter(|v| !v.is_null()) {
+        None => None,
+        Some(value) => r
+            .object(
+                value,
+                "dunning",
+                &[
+                    "retry_after_days",
+                    "max_representations",
+                    "default_after_days",
+                ],
+            )
+            .map(|dunning| {
+                let defaults = DunningPolicy::default();
+                DunningPolicy {
+                    retry_after_days: r
+                        .whole_number(dunning, "dunning", "retry_after_days", false, 1..=60)
+                        .unwrap_or(defaults.retry_after_days),
+                    max_representations: r
+                        .whole_number(dunning, "dunning", "max_representations", false, 0..=5)
+                        .unwrap_or(defaults.max_representations),
+                    default_after_days: r
+                        .whole_number(dunning, "dunning", "default_after_days", false, 1..=365)
+                        .unwrap_or(defaults.default_after_days),
+                }
+            }),
+    };
 
     let request = (|| {
         Some(CreditorRequest {
@@ -547,6 +578,7 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             pain008_version,
             max_transactions_per_file,
             settlement_days,
+            dunning,
         })
     })();
     r.finish(request)

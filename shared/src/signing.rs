@@ -106,7 +106,7 @@ async fn load_session(
         .get_plan(&record.plan_id)
         .await?
         .ok_or_else(|| corrupt("plan"))?;
-        let mandate_id = record
+    let mandate_id = record
         .mandate_id
         .clone()
         .or_else(|| plan.mandate_id.clone())
@@ -607,7 +607,7 @@ async fn sign(
     mandate.updated_at = now;
     mandate.version += 1;
 
-        let mut plan = session.plan.clone();
+    let mut plan = session.plan.clone();
     let replaced = plan
         .mandate_id
         .clone()
@@ -655,7 +655,7 @@ async fn sign(
         json!({"mandate_id": mandate.id, "mandate_reference": mandate.reference}),
     );
     plan.event_head = Some(activated.head());
-        let mut writes = vec![
+    let mut writes = vec![
         Write::UseSigningToken {
             token_hash: session.token_hash.clone(),
             at: now,

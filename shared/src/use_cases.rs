@@ -100,6 +100,7 @@ pub async fn put_creditor(
             .max_transactions_per_file
             .unwrap_or(DEFAULT_MAX_TRANSACTIONS_PER_FILE),
         settlement_days: request.settlement_days.unwrap_or(DEFAULT_SETTLEMENT_DAYS),
+        dunning: request.dunning.unwrap_or_default(),
     };
     ports.creditors.put_creditor(&creditor).await?;
     info!(creditor_id = %id, created = existing.is_none(), "creditor stored");
@@ -249,6 +250,7 @@ pub async fn create_plan(
         status: PlanStatus::AwaitingSignature,
         status_reason: None,
         next_action_on: None,
+        dunning_since: None,
         instalments: preview
             .instalments
             .iter()
@@ -273,7 +275,7 @@ pub async fn create_plan(
     let signing_token = SigningToken {
         token_hash: secrets::sha256_hex(&token),
         plan_id: plan.id.clone(),
-                expires_at: plan.signing_expires_at,
+        expires_at: plan.signing_expires_at,
         used_at: None,
         mandate_id: Some(mandate_id.0.clone()),
     };
@@ -543,4 +545,66 @@ pub async fn list_tasks(
         return Err(UseCaseError::Invalid(errors));
     }
     Ok(ports.tasks.list_tasks(status, after, limit).await?)
+}
+
+/// `POST /v1/tasks/{id}/close` with an `outcome` ("promised to pay", "new plan agreed").
+pub async fn close_task(ports: &Ports, id: &str, body: &Value) -> Result<Task, UseCaseError> {
+    let mut r = crate::requests::Reader::default();
+    let outcome = r
+        .object(body, "", &["outcome"])
+        .and_then(|map| r.text(map, "", "outcome", true, 500));
+    let outcome = r.finish(outcome).map_err(UseCaseError::Invalid)?;
+    let Some(mut task) = ports.tasks.get_task(id).await? else {
+        return Err(UseCaseError::NotFound(format!(
+            "There is no task with id \"{id}\"."
+        )));
+    };
+    if task.status != TaskStatus::Open {
+        return Err(UseCaseError::Conflict(format!(
+            "Task {id} is closed already (outcome: {}).",
+            task.outcome.as_deref().unwrap_or("none")
+        )));
+    }
+    let now = ports.clock.now();
+    task.status = TaskStatus::Closed;
+    task.outcome = Some(outcome);
+    task.updated_at = now;
+    match ports.tasks.close_task(&task).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed(_)) => {
+            return Err(UseCaseError::Conflict(format!(
+                "Task {id} was closed at the same moment by someone else."
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    info!(task_id = %task.id, "task closed");
+    Ok(task)
+}
+
+/// `GET /v1/events?after=<cursor>`: every change, oldest first, and the cursor to continue
+/// from (the last event's position; the same cursor when there is nothing new).
+pub async fn event_feed(
+    ports: &Ports,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<(Vec<(u64, crate::events::Event)>, u64), UseCaseError> {
+    let mut errors = Vec::new();
+    let after = match after {
+        None => 0,
+        Some(text) => text.parse::<u64>().unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                "after",
+                "must be the `next` cursor of an earlier answer (a whole number), or absent",
+            ));
+            0
+        }),
+    };
+    let limit = page_size(limit, &mut errors);
+    if !errors.is_empty() {
+        return Err(UseCaseError::Invalid(errors));
+    }
+    let events = ports.events.feed(after, limit).await?;
+    let next = events.last().map_or(after, |(position, _)| *position);
+    Ok((events, next))
 }

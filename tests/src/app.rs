@@ -594,3 +594,20 @@ impl TestApp {
         bytes
     }
 }
+
+impl TestApp {
+    /// `POST /v1/returns` with a bank file; answers the status and the JSON (summary or problem).
+    pub async fn post_bank_file(&self, bytes: impl Into<Vec<u8>>) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/v1/returns", self.base_url))
+            .bearer_auth(TEST_API_KEY)
+            .header("content-type", "application/xml")
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("the host answers");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+}

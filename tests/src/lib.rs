@@ -8,6 +8,8 @@
 //!   own `chromedriver`) on a desktop or phone screen, with helpers to fill, tick, submit, read,
 //!   use the keyboard, check for sideways scrolling and save screenshots to `tests/artifacts/`;
 //!   self-tested by `tests/browser_harness.rs`.
+//! - [`bank_files`]: pain.002, camt.054 and camt.053 reports made to order about the
+//!   collections a test created.
 //! - [`conformance`]: the store conformance suite, one async check per behaviour every store
 //!   adapter must show, and the [`store_conformance_tests!`] macro that runs them all against an
 //!   adapter.
@@ -17,6 +19,7 @@
 //!   store, in memory and on disk).
 
 pub mod app;
+pub mod bank_files;
 pub mod browser;
 pub mod conformance;
 pub mod fixtures;

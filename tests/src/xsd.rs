@@ -34,16 +34,27 @@ pub fn xsd_folder() -> PathBuf {
 }
 
 fn from_cargo_metadata() -> Option<PathBuf> {
+    // Resolving for the host alone needs nothing downloaded (the full resolve wants the
+    // sources of other platforms' crates too); if that fails, cargo is asked plainly.
+    let host = host_triple();
+    let mut attempts: Vec<Vec<String>> = Vec::new();
+    if let Some(host) = host {
+        attempts.push(vec!["--offline".into(), "--filter-platform".into(), host]);
+    }
+    attempts.push(Vec::new());
+    attempts
+        .into_iter()
+        .find_map(|extra| sepa_folder_from_metadata(&extra))
+}
+
+/// `<sepa package>/tests/xsd` from one `cargo metadata` run with `extra` arguments.
+fn sepa_folder_from_metadata(extra: &[String]) -> Option<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--format-version", "1"])
+        .args(extra)
+        .arg("--manifest-path")
         .arg(manifest)
         .output()
         .ok()?;
@@ -58,6 +69,16 @@ fn from_cargo_metadata() -> Option<PathBuf> {
     let manifest_path = PathBuf::from(package["manifest_path"].as_str()?);
     let folder = manifest_path.parent()?.join("tests/xsd");
     folder.is_dir().then_some(folder)
+}
+
+/// The host's target triple, from `rustc -vV`.
+fn host_triple() -> Option<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(rustc).arg("-vV").output().ok()?;
+    String::from_utf8(output.stdout)
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("host: ").map(str::to_owned))
 }
 
 fn from_registry() -> Option<PathBuf> {

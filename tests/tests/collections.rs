@@ -438,7 +438,13 @@ async fn a_debtor_warned_of_expiry_signs_a_new_mandate_and_the_plan_moves_onto_i
     let signed = app
         .post_form(&url, &tranche_tests::app::valid_signature(&document))
         .await;
-    run_days(&app, day("2029-12-11"), day("2030-02-10"), Pain008Version::V08).await;
+    run_days(
+        &app,
+        day("2029-12-11"),
+        day("2030-02-10"),
+        Pain008Version::V08,
+    )
+    .await;
 
     assert_eq!(signed.status, reqwest::StatusCode::OK, "{}", signed.html);
     let plan = app.plan(&link.plan_id).await;
@@ -447,7 +453,12 @@ async fn a_debtor_warned_of_expiry_signs_a_new_mandate_and_the_plan_moves_onto_i
     assert_eq!(app.mandate(&new_mandate).await["status"], "active");
     let old = app.mandate(&link.mandate_id).await;
     assert_eq!(old["status"], "cancelled");
-    assert!(old["cancellation"]["reason"].as_str().unwrap().contains("replaced"));
+    assert!(
+        old["cancellation"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("replaced")
+    );
     let collections = collections_of(&app, &link.plan_id).await;
     assert_eq!(collections.len(), 1);
     assert_eq!(collections[0]["mandate_id"], new_mandate.as_str());

@@ -28,14 +28,26 @@ struct FailingFiles {
 
 #[async_trait]
 impl FileStore for FailingFiles {
-    async fn put_file(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    async fn put_file(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
         self.inner.put_file(key, content_type, bytes).await
     }
 
-    async fn put_file_from_path(&self, key: &str, content_type: &str, path: &Path) -> Result<(), StoreError> {
+    async fn put_file_from_path(
+        &self,
+        key: &str,
+        content_type: &str,
+        path: &Path,
+    ) -> Result<(), StoreError> {
         if self.failures_left.load(Ordering::SeqCst) > 0 {
             self.failures_left.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable("injected crash before the file was stored".into()));
+            return Err(StoreError::Unavailable(
+                "injected crash before the file was stored".into(),
+            ));
         }
         self.inner.put_file_from_path(key, content_type, path).await
     }
@@ -62,7 +74,9 @@ impl TransactionalStore for FailingBatchCommits {
         let writes_batch = writes.iter().any(|w| matches!(w, Write::InsertBatch(_)));
         if writes_batch && self.failures_left.load(Ordering::SeqCst) > 0 {
             self.failures_left.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable("injected crash before the commit".into()));
+            return Err(StoreError::Unavailable(
+                "injected crash before the commit".into(),
+            ));
         }
         self.inner.commit(writes).await
     }
@@ -84,10 +98,20 @@ async fn assert_one_valid_batch_per_collection(app: &TestApp, files_in_store: us
     assert_eq!(batches.len(), 1, "one batch: {batches:?}");
     let collections = app.all_items("/v1/collections").await;
     assert_eq!(collections.len(), 2);
-    assert!(collections.iter().all(|c| c["status"] == "batched" && c["batch_id"] == batches[0]["id"]));
+    assert!(
+        collections
+            .iter()
+            .all(|c| c["status"] == "batched" && c["batch_id"] == batches[0]["id"])
+    );
     let xml = app.batch_file(batches[0]["id"].as_str().unwrap()).await;
     validate_pain008(&xml, Pain008Version::V08).unwrap();
-    assert_eq!(String::from_utf8(xml).unwrap().matches("<DrctDbtTxInf>").count(), 2);
+    assert_eq!(
+        String::from_utf8(xml)
+            .unwrap()
+            .matches("<DrctDbtTxInf>")
+            .count(),
+        2
+    );
     let stored = std::fs::read_dir(app.data.join("files/batches/acme/2027-02-01"))
         .map(|entries| entries.count())
         .unwrap_or(0);
@@ -111,7 +135,10 @@ async fn a_crash_before_the_file_is_stored_is_finished_by_the_next_run() {
     let again = app.daily(day("2027-01-29")).await;
 
     assert!(crashed.is_err(), "the injected crash surfaces");
-    assert_eq!(finished.collections_created, 0, "the crashed run had created them");
+    assert_eq!(
+        finished.collections_created, 0,
+        "the crashed run had created them"
+    );
     assert_eq!(finished.batches_written.len(), 1);
     assert!(again.batches_written.is_empty());
     assert_one_valid_batch_per_collection(&app, 1).await;
@@ -158,4 +185,76 @@ async fn two_runs_of_the_same_day_at_once_collect_and_batch_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.collections_created + b.collections_created, 2);
     assert_one_valid_batch_per_collection(&app, 1).await;
+}
+
+/// A store whose `n`th commit (counting from 1) dies, as a process killed in the middle of a
+/// bank file would.
+struct FailingNthCommit {
+    inner: Arc<dyn TransactionalStore>,
+    commits: AtomicU32,
+    fail_at: u32,
+}
+
+#[async_trait]
+impl TransactionalStore for FailingNthCommit {
+    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        if self.commits.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+            return Err(StoreError::Unavailable(
+                "injected crash in the middle of a file".into(),
+            ));
+        }
+        self.inner.commit(writes).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_in_the_middle_of_a_bank_file_is_finished_by_the_retry_without_applying_twice() {
+    use tranche_tests::bank_files::{Reported, pain002_rejects};
+    let app = TestApp::spawn().await;
+    app.given_creditor_acme().await;
+    for _ in 0..3 {
+        app.given_signed_plan(&plan_body()).await;
+    }
+    let written = app.daily(day("2027-01-29")).await;
+    let batch_id = &written.batches_written[0];
+    let message_id = batch_id.trim_start_matches("bat_").to_ascii_uppercase();
+    let rejected: Vec<Reported> = app
+        .all_items("/v1/collections")
+        .await
+        .iter()
+        .map(|c| Reported {
+            end_to_end_id: c["end_to_end_id"].as_str().unwrap().to_owned(),
+            amount: c["amount"].as_str().unwrap().to_owned(),
+            reason: "MS02".to_owned(),
+            date: day(c["collection_date"].as_str().unwrap()),
+            mandate_reference: c["mandate_reference"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    let file = pain002_rejects("PSR-CRASH", &message_id, &rejected);
+    let mut ports = ports_for(&app, day("2027-02-02"));
+    ports.transactions = Arc::new(FailingNthCommit {
+        inner: ports.transactions.clone(),
+        commits: AtomicU32::new(0),
+        fail_at: 2,
+    });
+
+    let crashed =
+        tranche_domain::returns::process_bank_file(&ports, &links(), file.as_bytes()).await;
+    let (_, retried) = app.post_bank_file(file).await;
+
+    assert!(crashed.is_err(), "the injected crash surfaces");
+    assert_eq!(
+        retried["applied"], 2,
+        "the retry applies what the crash left: {retried}"
+    );
+    assert_eq!(
+        retried["duplicates"], 1,
+        "and not the item applied before the crash"
+    );
+    assert_eq!(
+        app.all_items("/v1/collections?status=rejected").await.len(),
+        3
+    );
+    let tasks = app.all_items("/v1/tasks?status=open").await;
+    assert_eq!(tasks.len(), 3, "one call-the-customer task per collection");
 }

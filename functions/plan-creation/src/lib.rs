@@ -37,6 +37,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/batches/{id}", get(get_batch))
         .route("/v1/batches/{id}/file", get(batch_file))
         .route("/v1/tasks", get(list_tasks))
+        .route("/v1/tasks/{id}/close", post(close_task))
+        .route("/v1/events", get(event_feed))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -362,5 +364,44 @@ async fn list_tasks(
     Ok(json_response(
         StatusCode::OK,
         &page_json(&page.items, page.next),
+    ))
+}
+
+async fn close_task(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let body = parse_json(&body)?;
+    let task = use_cases::close_task(&state.ports, &id, &body).await?;
+    Ok(json_response(StatusCode::OK, &json!(task)))
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// The event feed: `{events: [{position, ...event}], next}`; pass `next` as `after`.
+async fn event_feed(
+    State(state): State<ApiState>,
+    Query(query): Query<FeedQuery>,
+) -> Result<Response, Problem> {
+    let (events, next) =
+        use_cases::event_feed(&state.ports, query.after.as_deref(), query.limit.as_deref()).await?;
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|(position, event)| {
+            let mut value = json!(event);
+            if let Some(map) = value.as_object_mut() {
+                map.insert("position".into(), json!(position));
+            }
+            value
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"events": events, "next": next.to_string()}),
     ))
 }

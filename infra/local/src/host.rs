@@ -44,6 +44,8 @@ pub enum HostError {
     Serve(std::io::Error),
     #[error("the daily job failed: {0}")]
     Daily(String),
+    #[error("{0}")]
+    Returns(String),
 }
 
 /// The clock for `--today`: pinned to that day, or the real one.
@@ -136,6 +138,7 @@ pub fn app(state: ApiState) -> axum::Router {
         )
         .merge(tranche_plan_creation::router(state.clone()))
         .merge(tranche_mandate_signing::router(state.clone()))
+        .merge(tranche_return_processor::router(state.clone()))
         .fallback(|| async {
             Problem::not_found("There is no such route. The operator API lives under /v1.")
         })
@@ -183,8 +186,18 @@ impl Listening {
 /// Opens the data, binds the address and builds the router; serving starts with
 /// [`Listening::serve`].
 pub async fn bind(config: ServeConfig) -> Result<Listening, HostError> {
+    let clock = clock_for(config.today);
+    bind_with_clock(config, clock).await
+}
+
+/// [`bind`] with the host's clock given rather than made from `config.today` (which is then
+/// not read): for a caller that moves the day while the host runs, as `tranche demo` does.
+pub async fn bind_with_clock(
+    config: ServeConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Listening, HostError> {
     let data = std::path::absolute(&config.data).unwrap_or(config.data.clone());
-    let ports = open_ports(&data, clock_for(config.today))?;
+    let ports = open_ports(&data, clock)?;
     let generated_api_key = register_api_key(&ports, config.api_key.as_deref()).await?;
     let listener = TcpListener::bind(config.addr)
         .await
@@ -233,4 +246,27 @@ pub async fn run_daily(
     tranche_daily_scheduler::run(&ports, &links)
         .await
         .map_err(|e| HostError::Daily(e.to_string()))
+}
+
+/// Reads and applies one bank file on the data folder, as `tranche returns FILE` does.
+pub async fn process_returns(
+    data: &Path,
+    file: &Path,
+    today: Option<NaiveDate>,
+    public_url: Option<String>,
+    mail_from: Option<String>,
+) -> Result<tranche_domain::returns::ReturnsReport, HostError> {
+    let bytes = std::fs::read(file).map_err(|source| HostError::DataFolder {
+        path: file.to_owned(),
+        source,
+    })?;
+    let data = std::path::absolute(data).unwrap_or(data.to_owned());
+    let ports = open_ports(&data, clock_for(today))?;
+    let links = tranche_domain::signing::Links {
+        public_url: public_url.unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+        mail_from: mail_from.unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+    };
+    tranche_return_processor::handle_bytes(&ports, &links, &bytes)
+        .await
+        .map_err(|e| HostError::Returns(e.to_string()))
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use tranche_local::demo::{self, DemoOptions};
 use tranche_local::host::{self, ServeConfig};
 
 #[derive(Debug, Parser)]
@@ -23,13 +24,18 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// The folder holding the database, the files S3 would hold and the e-mail outbox.
-    #[arg(long, global = true, default_value = ".tranche", env = "TRANCHE_DATA")]
-    data: PathBuf,
-    /// Pins the clock to this day (YYYY-MM-DD); the real date when absent.
+    /// The folder holding the database, the files S3 would hold and the e-mail outbox
+    /// [default: .tranche; for demo, a new temporary folder]
+    #[arg(long, global = true, env = "TRANCHE_DATA")]
+    data: Option<PathBuf>,
+    /// Pins the clock to this day (YYYY-MM-DD); the real date when absent (for demo: the
+    /// story's first day, 2027-01-04 when absent).
     #[arg(long, global = true, value_parser = parse_day)]
     today: Option<NaiveDate>,
 }
+
+/// The data folder when `--data` is not given.
+const DEFAULT_DATA: &str = ".tranche";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -42,6 +48,12 @@ enum Command {
         #[arg(long, env = "TRANCHE_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Reads a bank file (pain.002, camt.054, camt.053, or a zip of one) and applies it: the
+    /// local twin of a file dropped in the bank inbox.
+    Returns {
+        /// The bank file.
+        file: PathBuf,
+    },
     /// Runs the daily job once, as of today (or --today): settlement, pre-notifications,
     /// collections, pain.008 files, mandate expiry.
     Daily {
@@ -49,6 +61,10 @@ enum Command {
         #[arg(long, env = "TRANCHE_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Tells the whole story on a fresh data folder, step by step: a creditor, three plans
+    /// signed online, weeks of daily jobs, pain.008 files, a bank's rejects and their dunning.
+    /// The data folder (which must be empty) is kept for exploring afterwards.
+    Demo,
 }
 
 fn parse_day(text: &str) -> Result<NaiveDate, String> {
@@ -58,18 +74,29 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo tells its own story on stdout; the host's routine log lines would drown it.
+    let default_log = match cli.command {
+        Command::Demo => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRANCHE_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let data = || {
+        cli.common
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA))
+    };
     let result = match cli.command {
         Command::Serve { addr, public_url } => serve(ServeConfig {
             addr,
-            data: cli.common.data,
+            data: data(),
             today: cli.common.today,
             public_url,
             api_key: std::env::var("TRANCHE_API_KEY").ok(),
@@ -77,9 +104,20 @@ async fn main() -> ExitCode {
         })
         .await
         .map(|()| None),
-        Command::Daily { public_url } => daily(&cli.common.data, cli.common.today, public_url)
-            .await
-            .map(Some),
+        Command::Returns { file } => returns(&data(), &file, cli.common.today).await.map(Some),
+        Command::Daily { public_url } => {
+            daily(&data(), cli.common.today, public_url).await.map(Some)
+        }
+        Command::Demo => {
+            return demo(DemoOptions {
+                data: cli.common.data.clone(),
+                first_day: cli.common.today.unwrap_or_else(demo::default_first_day),
+                program: std::env::args()
+                    .next()
+                    .unwrap_or_else(|| "tranche".to_owned()),
+            })
+            .await;
+        }
     };
     let result = match result {
         Ok(Some(code)) => return code,
@@ -149,4 +187,42 @@ async fn daily(
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Tells the whole story; a failure says where it stopped.
+async fn demo(options: DemoOptions) -> ExitCode {
+    match demo::run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tranche demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Applies a bank file and prints what it did.
+async fn returns(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    today: Option<NaiveDate>,
+) -> Result<ExitCode, host::HostError> {
+    let report = host::process_returns(
+        data,
+        file,
+        today,
+        std::env::var("TRANCHE_PUBLIC_URL").ok(),
+        std::env::var("TRANCHE_MAIL_FROM").ok(),
+    )
+    .await?;
+    println!(
+        "{}: {} items, {} applied, {} already applied, {} unmatched, {} re-presentations, {} tasks opened",
+        report.message_id.as_deref().unwrap_or("?"),
+        report.items,
+        report.applied,
+        report.duplicates,
+        report.unmatched,
+        report.representations_scheduled,
+        report.tasks_opened
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -151,6 +151,11 @@ CREATE TABLE tasks (
 ) STRICT;
 CREATE INDEX tasks_by_status ON tasks (status, id);
 "#,
+    r#"
+-- Bank reports name a batch; its collections are found through this column.
+ALTER TABLE collections ADD COLUMN batch_id TEXT;
+CREATE INDEX collections_by_batch ON collections (batch_id, id) WHERE batch_id IS NOT NULL;
+"#,
 ];
 
 /// The store ports on one SQLite connection.
@@ -756,14 +761,15 @@ mod rows {
         let changed = connection
             .execute(
                 "UPDATE collections SET collection_date = ?1, status = ?2, version = ?3,
-                 body = ?4 WHERE id = ?5 AND version = ?6",
+                 body = ?4, batch_id = ?7 WHERE id = ?5 AND version = ?6",
                 params![
                     collection.collection_date.to_string(),
                     collection.status.as_str(),
                     version_column(collection.version)?,
                     to_json("the collection", collection)?,
                     id,
-                    version_column(expected)?
+                    version_column(expected)?,
+                    collection.batch_id
                 ],
             )
             .map_err(|e| sqlite_error(&format!("updating collection {id}"), e))?;
@@ -897,6 +903,31 @@ impl MandateStore for SqliteStore {
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    async fn feed(&self, after: u64, limit: u32) -> Result<Vec<(u64, Event)>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::from(limit.clamp(1, MAX_PAGE_SIZE));
+        self.run(move |connection| {
+            let context = |e| sqlite_error("reading the event feed", e);
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT position, body FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+                )
+                .map_err(context)?;
+            let rows = statement
+                .query_map(params![after, limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(context)?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (position, body) = row.map_err(context)?;
+                events.push((position as u64, from_json("event", &body)?));
+            }
+            Ok(events)
+        })
+        .await
+    }
+
     async fn list_events(&self, aggregate_id: &str) -> Result<Vec<Event>, StoreError> {
         let aggregate_id = aggregate_id.to_owned();
         self.run(move |connection| {
@@ -973,6 +1004,41 @@ fn task_status(status: TaskStatus) -> &'static str {
 
 #[async_trait]
 impl CollectionStore for SqliteStore {
+    async fn get_collection_by_end_to_end_id(
+        &self,
+        end_to_end_id: &str,
+    ) -> Result<Option<Collection>, StoreError> {
+        let end_to_end_id = end_to_end_id.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row(
+                    "SELECT body FROM collections WHERE end_to_end_id = ?1",
+                    [&end_to_end_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| sqlite_error("reading a collection by its EndToEndId", e))?;
+            body.map(|body| from_json("collection", &body)).transpose()
+        })
+        .await
+    }
+
+    async fn collections_of_batch(
+        &self,
+        batch_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Collection>, StoreError> {
+        let mut values = vec![Value::Text(batch_id.to_owned())];
+        let sql = with_cursor(
+            "SELECT id, body FROM collections WHERE batch_id = ?1".to_owned(),
+            &mut values,
+            after,
+        );
+        self.run(move |connection| page_of(connection, "collections", &sql, values, limit))
+            .await
+    }
+
     async fn get_collection(&self, id: &str) -> Result<Option<Collection>, StoreError> {
         let id = id.to_owned();
         self.run(move |connection| {
@@ -1111,6 +1177,40 @@ impl CollectionStore for SqliteStore {
 
 #[async_trait]
 impl TaskStore for SqliteStore {
+    async fn get_task(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row("SELECT body FROM tasks WHERE id = ?1", [&id], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(|e| sqlite_error(&format!("reading task {id}"), e))?;
+            body.map(|body| from_json(&format!("task {id}"), &body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn close_task(&self, task: &Task) -> Result<(), StoreError> {
+        let id = task.id.clone();
+        let body = to_json("the task", task)?;
+        self.run(move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE tasks SET status = 'closed', body = ?1 WHERE id = ?2 AND status = 'open'",
+                    params![body, id],
+                )
+                .map_err(|e| sqlite_error(&format!("closing task {id}"), e))?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::ConditionFailed(format!("task {id} is not open")))
+            }
+        })
+        .await
+    }
+
     async fn open_task(&self, task: &Task) -> Result<bool, StoreError> {
         let id = task.id.clone();
         let status = task_status(task.status);

@@ -131,3 +131,21 @@ fn a_malformed_today_is_refused_with_the_expected_form() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("YYYY-MM-DD"), "{stderr}");
 }
+
+#[test]
+fn a_bank_file_that_cannot_be_read_makes_returns_exit_non_zero_with_the_reason() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("statement.xml");
+    std::fs::write(&file, "<html><body>Session expired</body></html>").unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_tranche"))
+        .args(["returns", "--data"])
+        .arg(folder.path().join("data"))
+        .arg(&file)
+        .output()
+        .expect("tranche runs");
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a bank report"), "{stderr}");
+}
