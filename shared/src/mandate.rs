@@ -180,3 +180,60 @@ pub struct Mandate {
     /// Optimistic-lock version: 1 on creation, +1 on every stored change.
     pub version: u64,
 }
+
+/// Random characters after the creditor's prefix in a mandate reference: 12 base-32 characters
+/// (60 bits) keep references unique per creditor with room to spare, and leave the prefix 20 of
+/// the 35 characters.
+pub const REFERENCE_RANDOM_CHARS: usize = 12;
+
+/// A new mandate reference: the creditor's prefix and [`REFERENCE_RANDOM_CHARS`] random
+/// characters.
+pub fn new_reference(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        crate::secrets::random_reference(REFERENCE_RANDOM_CHARS)
+    )
+}
+
+impl Mandate {
+    /// A mandate the debtor is invited to sign for `plan_id`: a new id and reference, nothing
+    /// signed yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn invited(
+        creditor_id: CreditorId,
+        reference_prefix: &str,
+        plan_id: PlanId,
+        scheme: Scheme,
+        debtor_type: DebtorType,
+        language: Language,
+        debtor_email: String,
+        now: DateTime<Utc>,
+    ) -> Mandate {
+        Mandate {
+            id: MandateId(crate::secrets::random_id("mnd")),
+            reference: new_reference(reference_prefix),
+            creditor_id,
+            plan_id,
+            scheme,
+            debtor_type,
+            language,
+            debtor_email,
+            debtor: None,
+            status: MandateStatus::Invited,
+            signature: None,
+            document: None,
+            document_key: None,
+            download_token_hash: None,
+            download_expires_at: None,
+            email_code: None,
+            amendments: Vec::new(),
+            cancellation: None,
+            next_sequence: None,
+            last_presented_on: None,
+            expiry_warned: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}

@@ -313,6 +313,25 @@ impl Reader {
         }
     }
 
+    /// An identifier (IBAN, BIC, creditor identifier) through its checked constructor.
+    pub fn identifier<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        required: bool,
+        parse: impl FnOnce(&str) -> Result<T, crate::identifiers::IdentifierError>,
+    ) -> Option<T> {
+        let text = self.string(map, path, key, required)?;
+        match parse(&text) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.error(join(path, key), e.to_string());
+                None
+            }
+        }
+    }
+
     pub fn email(
         &mut self,
         map: &Map<String, Value>,
@@ -430,33 +449,15 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
     };
 
     let name = r.text(map, "", "name", true, MAX_NAME_CHARS);
-    let creditor_identifier = r
-        .string(map, "", "creditor_identifier", true)
-        .and_then(|text| match CreditorIdentifier::parse(&text) {
-            Ok(ci) => Some(ci),
-            Err(e) => {
-                r.error("creditor_identifier", e.to_string());
-                None
-            }
-        });
-    let iban = r
-        .string(map, "", "iban", true)
-        .and_then(|text| match Iban::parse(&text) {
-            Ok(iban) => Some(iban),
-            Err(e) => {
-                r.error("iban", e.to_string());
-                None
-            }
-        });
-    let bic = r
-        .string(map, "", "bic", false)
-        .and_then(|text| match Bic::parse(&text) {
-            Ok(bic) => Some(bic),
-            Err(e) => {
-                r.error("bic", e.to_string());
-                None
-            }
-        });
+    let creditor_identifier = r.identifier(
+        map,
+        "",
+        "creditor_identifier",
+        true,
+        CreditorIdentifier::parse,
+    );
+    let iban = r.identifier(map, "", "iban", true, Iban::parse);
+    let bic = r.identifier(map, "", "bic", false, Bic::parse);
     let address = match map.get("address") {
         Some(value) => r.address(value, "address"),
         None => {

@@ -887,24 +887,8 @@ fn require_status(
 pub async fn amend_mandate(ports: &Ports, id: &str, body: &Value) -> Result<Mandate, UseCaseError> {
     let mut r = Reader::default();
     let parsed = r.object(body, "", &["iban", "bic", "reason"]).map(|map| {
-        let iban = r
-            .string(map, "", "iban", false)
-            .and_then(|text| match Iban::parse(&text) {
-                Ok(iban) => Some(iban),
-                Err(e) => {
-                    r.error("iban", e.to_string());
-                    None
-                }
-            });
-        let bic = r
-            .string(map, "", "bic", false)
-            .and_then(|text| match Bic::parse(&text) {
-                Ok(bic) => Some(bic),
-                Err(e) => {
-                    r.error("bic", e.to_string());
-                    None
-                }
-            });
+        let iban = r.identifier(map, "", "iban", false, Iban::parse);
+        let bic = r.identifier(map, "", "bic", false, Bic::parse);
         let reason = r.text(map, "", "reason", false, 140);
         let has = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
         if !has("iban") && !has("bic") {
@@ -1087,36 +1071,16 @@ pub async fn invite_new_mandate(
     previous: &Mandate,
 ) -> Result<MandateId, UseCaseError> {
     let now = ports.clock.now();
-    let mandate = Mandate {
-        id: MandateId(secrets::random_id("mnd")),
-        reference: format!(
-            "{}{}",
-            creditor.mandate_reference_prefix,
-            secrets::random_reference(crate::use_cases::MANDATE_REFERENCE_RANDOM_CHARS)
-        ),
-        creditor_id: creditor.id.clone(),
-        plan_id: plan.id.clone(),
-        scheme: previous.scheme,
-        debtor_type: previous.debtor_type,
-        language: previous.language,
-        debtor_email: previous.debtor_email.clone(),
-        debtor: None,
-        status: MandateStatus::Invited,
-        signature: None,
-        document: None,
-        document_key: None,
-        download_token_hash: None,
-        download_expires_at: None,
-        email_code: None,
-        amendments: Vec::new(),
-        cancellation: None,
-        next_sequence: None,
-        last_presented_on: None,
-        expiry_warned: false,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let mandate = Mandate::invited(
+        creditor.id.clone(),
+        &creditor.mandate_reference_prefix,
+        plan.id.clone(),
+        previous.scheme,
+        previous.debtor_type,
+        previous.language,
+        previous.debtor_email.clone(),
+        now,
+    );
     let token = secrets::random_token();
     let days = crate::use_cases::SIGNING_LINK_DAYS;
     let record = SigningToken {

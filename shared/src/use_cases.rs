@@ -14,18 +14,13 @@ use crate::creditor::{
 };
 use crate::error::{FieldError, StoreError};
 use crate::events::Event;
-use crate::mandate::{Mandate, MandateId, MandateStatus};
+use crate::mandate::{Mandate, MandateId};
 use crate::money::Amount;
 use crate::plan::{Instalment, InstalmentStatus, Plan, PlanId, PlanStatus, SigningToken};
 use crate::ports::{CollectionQuery, Page, PlanQuery, Ports, Write};
 use crate::requests::{self, PlanRequest};
 use crate::schedule::{self, ScheduledInstalment};
 use crate::secrets;
-
-/// Random characters after the creditor's prefix in a mandate reference: 12 base-32 characters
-/// (60 bits) keep references unique per creditor with room to spare, and leave the prefix
-/// 20 of the 35 characters.
-pub const MANDATE_REFERENCE_RANDOM_CHARS: usize = 12;
 
 /// How long a signing link works after the plan is created.
 pub const SIGNING_LINK_DAYS: i64 = 30;
@@ -279,35 +274,18 @@ pub async fn create_plan(
         used_at: None,
         mandate_id: Some(mandate_id.0.clone()),
     };
-    let prefix = &creditor.mandate_reference_prefix;
     let mandate = Mandate {
         id: mandate_id,
-        reference: format!(
-            "{prefix}{}",
-            secrets::random_reference(MANDATE_REFERENCE_RANDOM_CHARS)
-        ),
-        creditor_id: plan.creditor_id.clone(),
-        plan_id: plan.id.clone(),
-        scheme: plan.scheme,
-        debtor_type: plan.debtor.debtor_type,
-        language: plan.debtor.language,
-        debtor_email: plan.debtor.email.clone(),
-        debtor: None,
-        status: MandateStatus::Invited,
-        signature: None,
-        document: None,
-        document_key: None,
-        download_token_hash: None,
-        download_expires_at: None,
-        email_code: None,
-        amendments: Vec::new(),
-        cancellation: None,
-        next_sequence: None,
-        last_presented_on: None,
-        expiry_warned: false,
-        created_at: now,
-        updated_at: now,
-        version: 1,
+        ..Mandate::invited(
+            plan.creditor_id.clone(),
+            &creditor.mandate_reference_prefix,
+            plan.id.clone(),
+            plan.scheme,
+            plan.debtor.debtor_type,
+            plan.debtor.language,
+            plan.debtor.email.clone(),
+            now,
+        )
     };
     let mut plan = plan;
     let plan_created = Event::next(
