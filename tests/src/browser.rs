@@ -213,8 +213,9 @@ impl Browser {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("chrome"));
         capabilities.insert("goog:chromeOptions".into(), options);
-        let client = ClientBuilder::rustls()
-            .expect("rustls initialises")
+        // ChromeDriver listens on plain http on loopback: no TLS stack is needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&driver.url())
             .await
