@@ -1,0 +1,533 @@
+//! Figures for the daily job on the embedded SQLite store, printed, with only the counts
+//! asserted:
+//!
+//! - for 10 000, 30 000 and 100 000 active plans of one creditor, each plan monthly with 12
+//!   instalments, every plan due on the same days (the worst case: every plan acts on the same
+//!   morning) and every instalment pre-notified by the signing confirmation;
+//! - the first collection day: the wall time of `daily::run_daily`, plans per second, the
+//!   collections created, the pain.008 files written, and the peak memory (max RSS) and CPU
+//!   time of the process that ran it (the CPU time is the steadier figure on a busy machine);
+//! - the same day again, which must create nothing;
+//! - the settlement day (the creditor's settlement window, 5 TARGET days after the collection
+//!   date), on which every collection settles;
+//! - how the cost per plan grows from the smallest to the largest size.
+//!
+//! The plans are set up once per size in a fresh data folder, and not measured: one plan is
+//! created and signed through the use cases, then cloned with fresh ids, mandate references and
+//! event chains, and inserted a thousand writes per commit. Each measured run is a child process
+//! (this binary, re-executed), so its peak memory is its own; the parent reads it with `wait4`.
+//!
+//! Run with `cargo bench -p tranche-local --bench daily`; `cargo bench -p tranche-local --bench
+//! daily -- 5000 20000` runs other sizes instead.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use tranche_domain::calendar::add_target_days;
+use tranche_domain::creditor::Language;
+use tranche_domain::daily;
+use tranche_domain::events::Event;
+use tranche_domain::mandate::{self, Mandate, MandateId};
+use tranche_domain::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
+use tranche_domain::ports::{Ports, Write};
+use tranche_domain::secrets;
+use tranche_domain::signing::{self, Links, RequestOrigin, SigningForm, SigningOutcome};
+use tranche_domain::use_cases;
+use tranche_local::host;
+
+/// Plan counts measured when none are given on the command line.
+const SIZES: [usize; 3] = [10_000, 30_000, 100_000];
+/// Writes per transaction while the plans are set up.
+const WRITES_PER_COMMIT: usize = 1_000;
+/// The goal: the daily job for 100 000 active plans within this time.
+const TARGET: Duration = Duration::from_secs(10);
+const TARGET_PLANS: usize = 100_000;
+/// The day the plans are created and signed on.
+const SIGNED_ON: (i32, u32, u32) = (2027, 1, 4);
+/// What a child process prints before its result, so the parent finds it.
+const RESULT_PREFIX: &str = "result: ";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        child(&args[at + 1..]);
+        return;
+    }
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() {
+        SIZES.to_vec()
+    } else {
+        sizes
+    };
+
+    // The machine is shared: a load above its cores stretches the wall times, not the CPU times.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "{} cores, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut firsts = Vec::new();
+    for &n in &sizes {
+        firsts.push((n, measure(n)));
+    }
+    summarise(&firsts);
+}
+
+/// What one child process did, as it reported it and as `wait4` saw it.
+struct ChildRun {
+    result: Value,
+    max_rss_kib: i64,
+    /// User and system CPU time of the whole child (opening the store included), which, unlike
+    /// the wall time, other work on the machine hardly changes.
+    cpu_seconds: (f64, f64),
+}
+
+impl ChildRun {
+    fn cpu(&self) -> String {
+        format!(
+            "CPU {:.2} s user + {:.2} s system",
+            self.cpu_seconds.0, self.cpu_seconds.1
+        )
+    }
+}
+
+/// Sets up `n` plans and runs the three days on them; answers the first day's run.
+fn measure(n: usize) -> ChildRun {
+    println!("\n== {n} active plans ==");
+    let folder = tempfile::tempdir().expect("a temporary data folder");
+    let data = folder.path().to_str().expect("a UTF-8 temporary path");
+
+    let setup = run_child(&["setup", &n.to_string(), data]);
+    let days = &setup.result;
+    println!(
+        "setup (not measured): {:.1} s, peak memory {} MiB; instalment 1 due {}, collection \
+         day {}, settlement day {}",
+        days["seconds"].as_f64().unwrap(),
+        setup.max_rss_kib / 1024,
+        days["due"].as_str().unwrap(),
+        days["collection_day"].as_str().unwrap(),
+        days["settlement_day"].as_str().unwrap(),
+    );
+    let collection_day = days["collection_day"].as_str().unwrap().to_owned();
+    let settlement_day = days["settlement_day"].as_str().unwrap().to_owned();
+    let files_expected = n.div_ceil(days["max_per_file"].as_u64().unwrap() as usize);
+
+    let first = run_child(&["run", &collection_day, data]);
+    let report = &first.result;
+    assert_eq!(report["collections_created"], json!(n), "{report}");
+    assert_eq!(report["batches_written"], json!(files_expected), "{report}");
+    assert_eq!(report["batch_files"], json!(files_expected), "{report}");
+    assert_eq!(report["problems"], json!([]), "{report}");
+    let seconds = report["seconds"].as_f64().unwrap();
+    println!(
+        "first collection day: {seconds:.2} s, {:.0} plans per second, {:.0} µs per plan, \
+         {} collections created, {} pain.008 files written ({} MiB), peak memory {} MiB, {}",
+        n as f64 / seconds,
+        seconds * 1e6 / n as f64,
+        report["collections_created"],
+        report["batches_written"],
+        report["batch_bytes"].as_u64().unwrap() / (1024 * 1024),
+        first.max_rss_kib / 1024,
+        first.cpu(),
+    );
+
+    let again = run_child(&["run", &collection_day, data]);
+    let report = &again.result;
+    assert_eq!(report["collections_created"], json!(0), "{report}");
+    assert_eq!(report["batches_written"], json!(0), "{report}");
+    assert_eq!(report["batch_files"], json!(files_expected), "{report}");
+    println!(
+        "same day again: {:.2} s, {} collections created, {} files written, peak memory {} MiB, \
+         {}",
+        report["seconds"].as_f64().unwrap(),
+        report["collections_created"],
+        report["batches_written"],
+        again.max_rss_kib / 1024,
+        again.cpu(),
+    );
+
+    let settle = run_child(&["run", &settlement_day, data]);
+    let report = &settle.result;
+    assert_eq!(report["collections_settled"], json!(n), "{report}");
+    assert_eq!(report["collections_created"], json!(0), "{report}");
+    let seconds = report["seconds"].as_f64().unwrap();
+    println!(
+        "settlement day: {seconds:.2} s, {:.0} collections per second, {} settled, peak \
+         memory {} MiB, {}",
+        n as f64 / seconds,
+        report["collections_settled"],
+        settle.max_rss_kib / 1024,
+        settle.cpu(),
+    );
+    first
+}
+
+/// How the first collection day's cost grows with the number of plans, and the target.
+fn summarise(firsts: &[(usize, ChildRun)]) {
+    println!("\n== first collection day, by size ==");
+    let Some((smallest, base)) = firsts.first() else {
+        return;
+    };
+    let per_plan = |n: usize, run: &ChildRun| run.result["seconds"].as_f64().unwrap() / n as f64;
+    let base = per_plan(*smallest, base);
+    for (n, run) in firsts {
+        let cost = per_plan(*n, run);
+        println!(
+            "{n:>7} plans: {:>6.2} s, {:>5.0} µs per plan ({:.2}x the per-plan cost at {smallest}), \
+             peak memory {} MiB, {}",
+            run.result["seconds"].as_f64().unwrap(),
+            cost * 1e6,
+            cost / base,
+            run.max_rss_kib / 1024,
+            run.cpu(),
+        );
+    }
+    if let Some((_, run)) = firsts.iter().find(|(n, _)| *n == TARGET_PLANS) {
+        let seconds = run.result["seconds"].as_f64().unwrap();
+        println!(
+            "target: {TARGET_PLANS} plans within {} s: {} ({seconds:.2} s)",
+            TARGET.as_secs(),
+            if seconds <= TARGET.as_secs_f64() {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+    }
+}
+
+/// Runs this binary again with `--child` and `args`; answers its result line and its peak
+/// memory.
+// The child is reaped by `wait4`, not `Child::wait`, which would drop its resource usage.
+#[allow(clippy::zombie_processes)]
+fn run_child(args: &[&str]) -> ChildRun {
+    let mut child = Command::new(std::env::current_exe().expect("the bench binary's path"))
+        .arg("--child")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the bench binary starts again");
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .expect("a piped stdout")
+        .read_to_string(&mut output)
+        .expect("the child's output");
+
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value, and `wait4` writes into both out-pointers,
+    // which point to live locals.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(
+        waited,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child {args:?} failed with status {status}"
+    );
+
+    let line = output
+        .lines()
+        .find_map(|l| l.strip_prefix(RESULT_PREFIX))
+        .unwrap_or_else(|| panic!("child {args:?} printed no result: {output}"));
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    ChildRun {
+        result: serde_json::from_str(line).expect("a JSON result"),
+        // Linux reports `ru_maxrss` in KiB.
+        max_rss_kib: usage.ru_maxrss,
+        cpu_seconds: (seconds(usage.ru_utime), seconds(usage.ru_stime)),
+    }
+}
+
+/// The child's side: `setup <plans> <data>` or `run <day> <data>`.
+fn child(args: &[String]) {
+    let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
+    let result = match args {
+        [phase, n, data] if phase == "setup" => {
+            runtime.block_on(set_up(Path::new(data), n.parse().expect("a plan count")))
+        }
+        [phase, day, data] if phase == "run" => {
+            runtime.block_on(run_day(Path::new(data), day.parse().expect("a day")))
+        }
+        _ => panic!("unknown child arguments {args:?}"),
+    };
+    println!("{RESULT_PREFIX}{result}");
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../tests/fixtures/api/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
+}
+
+fn links() -> Links {
+    Links {
+        public_url: "http://127.0.0.1:8080".to_owned(),
+        mail_from: host::DEFAULT_MAIL_FROM.to_owned(),
+    }
+}
+
+/// Runs the daily job for `day` on the data folder and answers its report.
+async fn run_day(data: &Path, day: NaiveDate) -> Value {
+    let ports = host::open_ports(data, host::clock_for(Some(day))).expect("the data folder");
+
+    let started = Instant::now();
+    let report = daily::run_daily(&ports, &links())
+        .await
+        .expect("the daily job");
+    let seconds = started.elapsed().as_secs_f64();
+
+    let files = ports
+        .files
+        .list_files("batches/")
+        .await
+        .expect("the batch files");
+    let bytes: u64 = files
+        .iter()
+        .map(|key| std::fs::metadata(data.join("files").join(key)).map_or(0, |m| m.len()))
+        .sum();
+    json!({
+        "seconds": seconds,
+        "collections_created": report.collections_created,
+        "collections_settled": report.collections_settled,
+        "notices_sent": report.notices_sent,
+        "batches_written": report.batches_written.len(),
+        "batch_files": files.len(),
+        "batch_bytes": bytes,
+        "problems": report.problems,
+    })
+}
+
+/// Stores the creditor and `n` signed plans; answers the days the measured runs are for.
+async fn set_up(data: &Path, n: usize) -> Value {
+    let started = Instant::now();
+    let (year, month, day) = SIGNED_ON;
+    let today = NaiveDate::from_ymd_opt(year, month, day).expect("a date");
+    let ports = host::open_ports(data, host::clock_for(Some(today))).expect("the data folder");
+    let links = links();
+
+    let (creditor, _) = use_cases::put_creditor(&ports, "acme", &fixture("creditor-acme.json"))
+        .await
+        .expect("the creditor");
+    let (plan, mandate) = sign_one_plan(&ports, &links).await;
+    let plan_events = ports.events.list_events(&plan.id.0).await.expect("events");
+    let mandate_events = ports
+        .events
+        .list_events(&mandate.id.0)
+        .await
+        .expect("events");
+
+    // What every measured run relies on: an active plan, every instalment announced by the
+    // signing, the work list pointing at the first collection day.
+    let due = plan.instalments[0].due_date;
+    let collection_day = daily::collection_day(due, creditor.lead_days);
+    assert_eq!(plan.status, PlanStatus::Active);
+    assert_eq!(plan.instalments.len(), 12);
+    assert!(
+        plan.instalments
+            .iter()
+            .all(|i| { i.status == InstalmentStatus::Notified && i.notified_on == Some(today) })
+    );
+    assert_eq!(plan.next_action_on, Some(collection_day));
+    assert_eq!(
+        daily::next_action_on(&plan, &creditor),
+        Some(collection_day)
+    );
+
+    let mut writes = Vec::with_capacity(WRITES_PER_COMMIT + 8);
+    for _ in 1..n {
+        let (copy, copy_mandate, events) = clone_signed(
+            &creditor.mandate_reference_prefix,
+            &plan,
+            &mandate,
+            &plan_events,
+            &mandate_events,
+        );
+        writes.push(Write::InsertPlan(copy));
+        writes.push(Write::InsertMandate(copy_mandate));
+        writes.extend(events.into_iter().map(Write::AppendEvent));
+        if writes.len() >= WRITES_PER_COMMIT {
+            ports.transactions.commit(&writes).await.expect("a commit");
+            writes.clear();
+        }
+    }
+    if !writes.is_empty() {
+        ports.transactions.commit(&writes).await.expect("a commit");
+    }
+
+    json!({
+        "seconds": started.elapsed().as_secs_f64(),
+        "due": due,
+        "collection_day": collection_day,
+        "settlement_day": add_target_days(due, creditor.settlement_days),
+        "max_per_file": creditor.max_transactions_per_file,
+    })
+}
+
+/// Creates a 12-month plan and signs its mandate through the use cases, as a debtor would;
+/// answers them as stored.
+async fn sign_one_plan(ports: &Ports, links: &Links) -> (Plan, Mandate) {
+    let mut body = fixture("plan-monthly-consumer.json");
+    body["count"] = json!(12);
+    let created = use_cases::create_plan(ports, &body, &links.public_url)
+        .await
+        .expect("the plan");
+    let token = created
+        .signing_url
+        .rsplit('/')
+        .next()
+        .expect("a token in the link");
+    let session = signing::open_signing_link(ports, token)
+        .await
+        .expect("the signing link")
+        .expect("a working link");
+    let language = Language::De;
+    let document = signing::mandate_document(
+        &session.creditor,
+        &session.plan,
+        &session.mandate,
+        None,
+        language,
+    );
+    let form = SigningForm {
+        name: "Jörg Müller".to_owned(),
+        street: "Lindenallee".to_owned(),
+        building: "3".to_owned(),
+        postcode: "50667".to_owned(),
+        town: "Köln".to_owned(),
+        country: "DE".to_owned(),
+        iban: "de89 3704 0044 0532 0130 00".to_owned(),
+        bic: String::new(),
+        signature_name: "Jörg Müller".to_owned(),
+        accept: true,
+        document: document.sha256(),
+        ..SigningForm::default()
+    };
+    let origin = RequestOrigin {
+        ip_address: "192.0.2.10".to_owned(),
+        user_agent: "tranche-bench".to_owned(),
+    };
+    let outcome = signing::submit_signature(ports, &session, &form, &origin, language, links)
+        .await
+        .expect("the signature");
+    assert!(
+        matches!(outcome, SigningOutcome::Signed { .. }),
+        "not signed: {outcome:?}"
+    );
+
+    let plan = ports
+        .plans
+        .get_plan(&created.plan.id)
+        .await
+        .expect("the plan")
+        .expect("a stored plan");
+    let mandate_id = MandateId(plan.mandate_id.clone().expect("a mandate"));
+    let mandate = ports
+        .mandates
+        .get_mandate(&mandate_id)
+        .await
+        .expect("the mandate")
+        .expect("a stored mandate");
+    (plan, mandate)
+}
+
+/// A copy of a signed plan and its mandate with fresh ids, a fresh mandate reference and
+/// download link, the signed document's hash recomputed, and both event chains rebuilt for the
+/// new ids: rows as a real signing would have left them.
+fn clone_signed(
+    reference_prefix: &str,
+    plan: &Plan,
+    mandate: &Mandate,
+    plan_events: &[Event],
+    mandate_events: &[Event],
+) -> (Plan, Mandate, Vec<Event>) {
+    let plan_id = secrets::random_id("pln");
+    let mandate_id = secrets::random_id("mnd");
+    let reference = mandate::new_reference(reference_prefix);
+
+    let mut copy_mandate = mandate.clone();
+    copy_mandate.id = MandateId(mandate_id.clone());
+    copy_mandate.plan_id = PlanId(plan_id.clone());
+    copy_mandate.reference = reference.clone();
+    copy_mandate.document_key = mandate
+        .document_key
+        .as_ref()
+        .map(|key| key.replace(&mandate.id.0, &mandate_id));
+    copy_mandate.download_token_hash = Some(secrets::sha256_hex(secrets::random_token()));
+    let mut document_sha256 = None;
+    if let Some(document) = copy_mandate.document.as_mut() {
+        for field in &mut document.fields {
+            if field.value == mandate.reference {
+                field.value = reference.clone();
+            }
+        }
+        let sha256 = document.sha256();
+        if let Some(fingerprint) = document.fingerprint.as_mut() {
+            fingerprint.value = sha256.clone();
+        }
+        document_sha256 = Some(sha256);
+    }
+    if let (Some(signature), Some(sha256)) = (copy_mandate.signature.as_mut(), &document_sha256) {
+        signature.document_sha256 = sha256.clone();
+    }
+
+    let mut renames = vec![
+        (plan.id.0.clone(), plan_id.clone()),
+        (mandate.id.0.clone(), mandate_id.clone()),
+        (mandate.reference.clone(), reference),
+    ];
+    if let (Some(old), Some(new)) = (&mandate.signature, &document_sha256) {
+        renames.push((old.document_sha256.clone(), new.clone()));
+    }
+    let mut events = rechain(plan_events, &plan_id, &renames);
+    let mut copy = plan.clone();
+    copy.id = PlanId(plan_id);
+    copy.mandate_id = Some(mandate_id.clone());
+    copy.event_head = events.last().map(Event::head);
+    events.extend(rechain(mandate_events, &mandate_id, &renames));
+    (copy, copy_mandate, events)
+}
+
+/// The events of one aggregate again, for another aggregate id, with the ids and references in
+/// their data renamed, chained anew.
+fn rechain(events: &[Event], aggregate_id: &str, renames: &[(String, String)]) -> Vec<Event> {
+    let mut chain: Vec<Event> = Vec::with_capacity(events.len());
+    for event in events {
+        let mut data = event.data.clone();
+        if let Some(fields) = data.as_object_mut() {
+            for value in fields.values_mut() {
+                if let Some((_, new)) = renames.iter().find(|(old, _)| value.as_str() == Some(old))
+                {
+                    *value = Value::String(new.clone());
+                }
+            }
+        }
+        let next = Event::after(
+            chain.last().map(Event::head).as_ref(),
+            aggregate_id,
+            &event.kind,
+            event.at,
+            &event.actor,
+            data,
+        );
+        chain.push(next);
+    }
+    chain
+}
