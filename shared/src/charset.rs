@@ -49,6 +49,25 @@ const IN_SET: [bool; 256] = {
     table
 };
 
+/// What a byte is in an identifier: [`IDENTIFIER_BYTE`] for the characters of the set and the
+/// space, with [`SLASH`] as well for `/` (two in a row are refused); 0 for any other byte.
+const IDENTIFIER_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        if IN_SET[byte] || byte == b' ' as usize {
+            table[byte] = IDENTIFIER_BYTE;
+        }
+        byte += 1;
+    }
+    table[b'/' as usize] |= SLASH;
+    table
+};
+/// The bit of [`IDENTIFIER_CLASS`] for a byte an identifier may hold.
+const IDENTIFIER_BYTE: u8 = 1;
+/// The bit of [`IDENTIFIER_CLASS`] for `/`.
+const SLASH: u8 = 2;
+
 /// Whether `c` is in the SEPA set, the space excluded.
 fn is_set_char(c: char) -> bool {
     (c as u32) < 128 && IN_SET[c as usize]
@@ -107,8 +126,9 @@ pub(crate) fn convert_into(text: &str, max_chars: usize, out: &mut String) -> bo
             position += 1;
             continue;
         }
-        if let Some(replacement) = lower_case_umlaut(&bytes[position..]) {
-            sink.push_stretch(replacement);
+        if let Some([first, second]) = lower_case_umlaut(&bytes[position..]) {
+            sink.push(char::from(first));
+            sink.push(char::from(second));
             position += 2;
             continue;
         }
@@ -125,23 +145,32 @@ fn convert_plain_start(text: &str, out: &mut String, pending_space: &mut bool) -
     let mut position = 0;
     loop {
         let stretch_end = clean_stretch_end(bytes, position);
-        let replacement = if stretch_end > position {
-            &text[position..stretch_end]
-        } else if bytes.get(position) == Some(&b' ') {
-            *pending_space = !out.is_empty();
-            position += 1;
-            continue;
-        } else if let Some(replacement) = lower_case_umlaut(&bytes[position..]) {
-            replacement
-        } else {
-            return position;
-        };
-        if *pending_space {
-            out.push(' ');
-            *pending_space = false;
+        if stretch_end > position {
+            if *pending_space {
+                out.push(' ');
+                *pending_space = false;
+            }
+            out.push_str(&text[position..stretch_end]);
+            position = stretch_end;
         }
-        out.push_str(replacement);
-        position = stretch_end.max(position + 2);
+        match bytes.get(position) {
+            Some(b' ') => {
+                *pending_space = !out.is_empty();
+                position += 1;
+            }
+            _ => match lower_case_umlaut(&bytes[position..]) {
+                Some([first, second]) => {
+                    if *pending_space {
+                        out.push(' ');
+                        *pending_space = false;
+                    }
+                    out.push(char::from(first));
+                    out.push(char::from(second));
+                    position += 2;
+                }
+                None => return position,
+            },
+        }
     }
 }
 
@@ -166,12 +195,12 @@ fn clean_stretch_end(bytes: &[u8], start: usize) -> usize {
 
 /// The replacement of `ä ö ü ß` when `bytes` starts with one (`C3 A4`, `C3 B6`, `C3 BC`,
 /// `C3 9F` in UTF-8).
-fn lower_case_umlaut(bytes: &[u8]) -> Option<&'static str> {
+fn lower_case_umlaut(bytes: &[u8]) -> Option<[u8; 2]> {
     match bytes {
-        [0xC3, 0xA4, ..] => Some("ae"),
-        [0xC3, 0xB6, ..] => Some("oe"),
-        [0xC3, 0xBC, ..] => Some("ue"),
-        [0xC3, 0x9F, ..] => Some("ss"),
+        [0xC3, 0xA4, ..] => Some(*b"ae"),
+        [0xC3, 0xB6, ..] => Some(*b"oe"),
+        [0xC3, 0xBC, ..] => Some(*b"ue"),
+        [0xC3, 0x9F, ..] => Some(*b"ss"),
         _ => None,
     }
 }
@@ -364,15 +393,14 @@ pub fn is_sepa_identifier(text: &str) -> bool {
     if bytes.len() > 35 || matches!(first, b' ' | b'/') || matches!(last, b' ' | b'/') {
         return false;
     }
-    // One pass over the bytes: the writer checks two identifiers per transaction.
-    let mut previous = 0;
+    // One pass without branches over what every byte is; the pairs are looked at only when
+    // there is a slash at all.
+    let (mut every, mut any) = (IDENTIFIER_BYTE, 0);
     for &b in bytes {
-        if !(IN_SET[b as usize] || b == b' ') || (b == b'/' && previous == b'/') {
-            return false;
-        }
-        previous = b;
+        every &= IDENTIFIER_CLASS[b as usize];
+        any |= IDENTIFIER_CLASS[b as usize];
     }
-    true
+    every != 0 && (any & SLASH == 0 || !bytes.windows(2).any(|pair| pair == b"//"))
 }
 
 /// What is wrong with `text` as a SEPA identifier, written for the person who has to fix it;
@@ -561,7 +589,40 @@ mod tests {
         .prop_map(|c| c.into_iter().collect())
     }
 
+    /// Text of characters of the set, spaces and the lower-case umlauts, which the converter
+    /// copies a stretch at a time rather than character by character.
+    fn plain_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop::sample::select(vec![
+                'a', 'Z', '0', '/', '\'', '-', ' ', ' ', ' ', 'ä', 'ö', 'ü', 'ß',
+            ]),
+            0..60,
+        )
+        .prop_map(|c| c.into_iter().collect())
+    }
+
+    /// The conversion of [`plain_text`] spelled out: replace the umlauts, fold the spaces,
+    /// trim, cut to the maximum without leaving a trailing space.
+    fn convert_plain_text_step_by_step(text: &str, max: usize) -> Option<String> {
+        let replaced = text
+            .replace('ä', "ae")
+            .replace('ö', "oe")
+            .replace('ü', "ue")
+            .replace('ß', "ss");
+        let folded = replaced.split_whitespace().collect::<Vec<_>>().join(" ");
+        let cut = folded[..folded.len().min(max)].trim_end();
+        (!cut.is_empty()).then(|| cut.to_owned())
+    }
+
     proptest! {
+        #[test]
+        fn plain_text_converts_as_the_rules_spell_it_out(text in plain_text(), max in 0usize..80) {
+            prop_assert_eq!(
+                to_sepa_text(&text, max),
+                convert_plain_text_step_by_step(&text, max)
+            );
+        }
+
         #[test]
         fn converted_text_only_ever_contains_the_sepa_set(text in any_text(), max in 0usize..200) {
             if let Some(converted) = to_sepa_text(&text, max) {

@@ -13,7 +13,9 @@
 //! # What a file looks like
 //!
 //! UTF-8 without a byte-order mark, `<?xml version="1.0" encoding="UTF-8"?>`, elements in the
-//! order of the XSDs, written with quick-xml's event writer (which also escapes the text). The
+//! order of the XSDs. quick-xml's event writer writes the declaration and the root element;
+//! inside, the fixed tags go out as pre-rendered strings and the values between them escaped by
+//! quick-xml, some twenty copies per transaction rather than fifty events. The
 //! group header, each block's header and each transaction sit on a line of their own
 //! (`xmllint --format` indents the file fully). `PmtTpInf` sits at block level; `ChrgBr` is
 //! `SLEV`; the creditor identifier goes in `CdtrSchmeId` with `SchmeNm/Prtry` `SEPA`; a
@@ -35,7 +37,7 @@ use quick_xml::escape::escape;
 use quick_xml::events::{BytesDecl, BytesStart, Event};
 use serde::{Deserialize, Serialize};
 
-use crate::charset::{convert_into, identifier_problem};
+use crate::charset::{convert_into, identifier_problem, is_sepa_identifier};
 use crate::creditor::PostalAddress;
 use crate::identifiers::{Bic, CreditorIdentifier, Iban, is_iso_country};
 use crate::money::Amount;
@@ -211,7 +213,7 @@ const MAX_REMITTANCE_CHARS: usize = 140;
 
 /// The XML is built in a buffer that is handed to the caller's writer whenever it holds this
 /// many bytes, so an unbuffered `W` sees few large writes and memory stays flat.
-const FLUSH_AT_BYTES: usize = 64 * 1024;
+const FLUSH_AT_BYTES: usize = 128 * 1024;
 
 /// A count and a sum in cents, declared or written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -267,7 +269,7 @@ struct AddressText {
 /// [`write_transaction`](Self::write_transaction) for each of its transactions and
 /// [`end_payment_information`](Self::end_payment_information); at last
 /// [`finish`](Self::finish). Only the block being written and the ids of the blocks already
-/// written are kept; transactions go out as they come, through a 64 KiB buffer, so `W` may be
+/// written are kept; transactions go out as they come, through a 128 KiB buffer, so `W` may be
 /// a plain `File` (a `BufWriter` around it does no harm).
 ///
 /// Every value is checked before anything of its element is written: a refused transaction
@@ -319,7 +321,7 @@ impl<W: Write> Pain008Writer<W> {
             &mut scratch.name,
         )?;
 
-        let mut xml = Xml::new(Markup(Vec::with_capacity(FLUSH_AT_BYTES + 8 * 1024)));
+        let mut xml = Xml::new(Markup::with_room(FLUSH_AT_BYTES + 8 * 1024));
         xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         xml.get_mut().markup("\n");
         xml.write_event(Event::Start(
@@ -331,9 +333,9 @@ impl<W: Write> Pain008Writer<W> {
         out.markup("</MsgId><CreDtTm>");
         out.value(&created_at);
         out.markup("</CreDtTm><NbOfTxs>");
-        out.value(&declared.transactions.to_string());
+        out.value(declared.transactions.to_string());
         out.markup("</NbOfTxs><CtrlSum>");
-        out.value(format_cents(declared.cents, &mut [0; 24]));
+        out.value(cents_digits(declared.cents, &mut [0; 24]));
         out.markup("</CtrlSum><InitgPty><Nm>");
         out.text(&scratch.name);
         out.markup("</Nm></InitgPty></GrpHdr>\n");
@@ -425,15 +427,15 @@ impl<W: Write> Pain008Writer<W> {
         out.markup("<PmtInf><PmtInfId>");
         out.text(&info.payment_information_id);
         out.markup("</PmtInfId><PmtMtd>DD</PmtMtd><NbOfTxs>");
-        out.value(&declared.transactions.to_string());
+        out.value(declared.transactions.to_string());
         out.markup("</NbOfTxs><CtrlSum>");
-        out.value(format_cents(declared.cents, &mut [0; 24]));
+        out.value(cents_digits(declared.cents, &mut [0; 24]));
         out.markup("</CtrlSum><PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl><LclInstrm><Cd>");
         out.value(scheme_code(info.scheme));
         out.markup("</Cd></LclInstrm><SeqTp>");
         out.value(info.sequence_type.code());
         out.markup("</SeqTp></PmtTpInf><ReqdColltnDt>");
-        out.value(collection_date.as_str());
+        out.value(collection_date.as_bytes());
         out.markup("</ReqdColltnDt><Cdtr><Nm>");
         out.text(&self.scratch.name);
         out.markup("</Nm>");
@@ -445,7 +447,7 @@ impl<W: Write> Pain008Writer<W> {
         out.markup("</IBAN></Id></CdtrAcct><CdtrAgt>");
         write_financial_institution(out, creditor.bic.as_ref(), self.version);
         out.markup("</CdtrAgt><ChrgBr>SLEV</ChrgBr><CdtrSchmeId><Id><PrvtId><Othr><Id>");
-        out.value(creditor.creditor_identifier.as_str());
+        out.text(creditor.creditor_identifier.as_str());
         out.markup(
             "</Id><SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id></CdtrSchmeId>\n",
         );
@@ -540,11 +542,11 @@ impl<W: Write> Pain008Writer<W> {
         out.markup("<DrctDbtTxInf><PmtId><EndToEndId>");
         out.text(&tx.end_to_end_id);
         out.markup("</EndToEndId></PmtId><InstdAmt Ccy=\"EUR\">");
-        out.value(format_cents(cents, &mut [0; 24]));
+        out.value(cents_digits(cents, &mut [0; 24]));
         out.markup("</InstdAmt><DrctDbtTx><MndtRltdInf><MndtId>");
         out.text(&tx.mandate_reference);
         out.markup("</MndtId><DtOfSgntr>");
-        out.value(signed_on.as_str());
+        out.value(signed_on.as_bytes());
         out.markup("</DtOfSgntr>");
         if let Some(amendment) = &tx.amendment {
             write_amendment(out, amendment);
@@ -626,7 +628,7 @@ impl<W: Write> Pain008Writer<W> {
     }
 
     fn flush_if_full(&mut self) -> Result<(), Pain008Error> {
-        if self.xml.get_ref().0.len() >= FLUSH_AT_BYTES {
+        if self.xml.get_ref().written().len() >= FLUSH_AT_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -634,8 +636,8 @@ impl<W: Write> Pain008Writer<W> {
 
     /// Hands the buffered XML to the caller's writer.
     fn flush(&mut self) -> Result<(), Pain008Error> {
-        let buffer = &mut self.xml.get_mut().0;
-        if let Err(error) = self.out.write_all(buffer) {
+        let buffer = self.xml.get_mut();
+        if let Err(error) = self.out.write_all(buffer.written()) {
             self.broken = true;
             return Err(error.into());
         }
@@ -648,50 +650,94 @@ type Xml = quick_xml::Writer<Markup>;
 
 /// The buffer the XML is built in before it goes to the caller's writer.
 ///
-/// quick-xml's event writer writes the declaration and the `Document` element; everything
-/// inside goes into this buffer directly, the fixed markup of an element sequence as one
-/// pre-rendered string (`</EndToEndId></PmtId><InstdAmt Ccy="EUR">`) and the values between
-/// them escaped by quick-xml. A transaction is some twenty copies instead of fifty events,
-/// which is most of what makes the writer fast. Nothing here indents: the group header, each
-/// block's header and each transaction sit on a line of their own (`xmllint --format` indents
-/// the file fully).
+/// quick-xml's event writer writes the declaration and the `Document` element into it (through
+/// `Write`); everything inside is written directly: the fixed tags between two values as one
+/// pre-rendered string (`</EndToEndId></PmtId><InstdAmt Ccy="EUR">`), the values escaped by
+/// quick-xml. An event per tag would cost about fifty events per transaction, each one checked
+/// and formatted; the strings are copies whose length the compiler knows.
 #[derive(Debug)]
-struct Markup(Vec<u8>);
+struct Markup {
+    /// The XML written so far is `bytes[..length]`; the rest is room for more. Copying into
+    /// room that is already there, rather than pushing onto a `Vec`, lets the compiler turn
+    /// the copy of a piece of markup into a few moves (a `Vec` push goes through a call).
+    bytes: Vec<u8>,
+    length: usize,
+}
 
 impl Markup {
+    /// An empty buffer with room for `room` bytes (it grows if a piece does not fit).
+    fn with_room(room: usize) -> Markup {
+        Markup {
+            bytes: vec![0; room],
+            length: 0,
+        }
+    }
+
+    /// The XML written since the last [`clear`](Self::clear).
+    fn written(&self) -> &[u8] {
+        &self.bytes[..self.length]
+    }
+
+    /// Forgets what was written (it has been handed on), keeping the room.
+    fn clear(&mut self) {
+        self.length = 0;
+    }
+
+    /// Appends `part`. Always inlined: that is what makes a copy of a string known at compile
+    /// time cheap.
+    #[inline(always)]
+    fn put(&mut self, part: &[u8]) {
+        let end = self.length + part.len();
+        match self.bytes.get_mut(self.length..end) {
+            Some(room) => room.copy_from_slice(part),
+            None => self.grow_and_put(part),
+        }
+        self.length = end;
+    }
+
+    /// The slow path of [`put`](Self::put): a piece that does not fit doubles the room.
+    #[cold]
+    fn grow_and_put(&mut self, part: &[u8]) {
+        self.bytes.truncate(self.length);
+        self.bytes.extend_from_slice(part);
+        let room = self.bytes.len().max(2 * self.bytes.capacity());
+        self.bytes.resize(room, 0);
+    }
+
     /// Tags (and line breaks), written as they are.
-    #[inline]
+    #[inline(always)]
     fn markup(&mut self, markup: &'static str) {
-        self.0.extend_from_slice(markup.as_bytes());
+        self.put(markup.as_bytes());
     }
 
     /// Text content, escaped by quick-xml (`& < > ' "`) as its event writer escapes text.
     ///
-    /// Every text of the file is in the SEPA set (converted or checked before), where the
-    /// apostrophe is the only character to escape; text without one, nearly all of it, is
-    /// copied as it is after a quick look for it.
+    /// Every text of the file is in the SEPA set (converted or checked as an identifier
+    /// before), where the apostrophe is the only character to escape; text without one, nearly
+    /// all of it, is copied as it is after a quick search for it.
     #[inline]
     fn text(&mut self, text: &str) {
         if text.as_bytes().contains(&b'\'') {
-            self.0.extend_from_slice(escape(text).as_bytes());
+            self.put(escape(text).as_bytes());
         } else {
             debug_assert!(!text.contains(['&', '<', '>', '"', '\r']));
-            self.0.extend_from_slice(text.as_bytes());
+            self.put(text.as_bytes());
         }
     }
 
     /// Content that needs no escaping: codes, digits, dates, IBANs and BICs, which are
     /// letters, digits, `-`, `.` and `:` by construction.
     #[inline]
-    fn value(&mut self, value: &str) {
-        debug_assert!(!value.contains(['&', '<', '>', '"', '\'']));
-        self.0.extend_from_slice(value.as_bytes());
+    fn value(&mut self, value: impl AsRef<[u8]>) {
+        let value = value.as_ref();
+        debug_assert!(!value.iter().any(|b| b"&<>\"'".contains(b)));
+        self.put(value);
     }
 }
 
 impl Write for Markup {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(bytes);
+        self.put(bytes);
         Ok(bytes.len())
     }
 
@@ -791,6 +837,9 @@ fn scheme_code(scheme: Scheme) -> &'static str {
 /// Refuses an identifier outside the SEPA rules, saying what to change; identifiers are never
 /// converted, since the bank reports them back and they must match what we stored.
 fn check_identifier(field: &str, value: &str) -> Result<(), Pain008Error> {
+    if is_sepa_identifier(value) {
+        return Ok(());
+    }
     match identifier_problem(value) {
         None => Ok(()),
         Some(problem) => {
@@ -1022,36 +1071,40 @@ fn check_totals_match(
 
 /// Cents as a decimal with two fraction digits (`12345` as `123.45`), without allocating.
 fn format_cents(cents: i64, buffer: &mut [u8; 24]) -> &str {
-    let negative = cents < 0;
-    let mut value = cents.unsigned_abs();
-    let mut position = buffer.len();
-    let mut digits = 0;
+    std::str::from_utf8(cents_digits(cents, buffer)).unwrap_or("0.00")
+}
+
+/// The bytes of [`format_cents`], for the file: digits need no check that they are UTF-8.
+fn cents_digits(cents: i64, buffer: &mut [u8; 24]) -> &[u8] {
+    let value = cents.unsigned_abs();
+    let (mut units, fraction) = (value / 100, value % 100);
+    let mut position = buffer.len() - 3;
+    buffer[position..].copy_from_slice(&[
+        b'.',
+        b'0' + (fraction / 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ]);
     loop {
         position -= 1;
-        buffer[position] = b'0' + (value % 10) as u8;
-        value /= 10;
-        digits += 1;
-        if digits == 2 {
-            position -= 1;
-            buffer[position] = b'.';
-        }
-        if value == 0 && digits >= 3 {
+        buffer[position] = b'0' + (units % 10) as u8;
+        units /= 10;
+        if units == 0 {
             break;
         }
     }
-    if negative {
+    if cents < 0 {
         position -= 1;
         buffer[position] = b'-';
     }
-    std::str::from_utf8(&buffer[position..]).unwrap_or("0.00")
+    &buffer[position..]
 }
 
 /// An ISO date, `YYYY-MM-DD`, formatted without allocating.
 struct DateText([u8; 10]);
 
 impl DateText {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("0000-00-00")
+    fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -2364,6 +2417,24 @@ mod tests {
                 prop_assert!(false, "{:?} is not schema-valid:\n{}", version, verdict);
             }
         }
+    }
+
+    #[test]
+    fn markup_that_does_not_fit_the_room_makes_it_grow() {
+        let mut markup = Markup::with_room(4);
+        markup.markup("<Nm>");
+        markup.text("O'Brien");
+        markup.markup("</Nm><IBAN>");
+        markup.value("DE89370400440532013000");
+        markup.markup("</IBAN>");
+        assert_eq!(
+            markup.written(),
+            b"<Nm>O&apos;Brien</Nm><IBAN>DE89370400440532013000</IBAN>"
+        );
+
+        markup.clear();
+        markup.markup("<Ctry>");
+        assert_eq!(markup.written(), b"<Ctry>");
     }
 
     #[test]
