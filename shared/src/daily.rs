@@ -33,6 +33,7 @@ use crate::collection::{
 use crate::creditor::{Creditor, CreditorId, FirstSequence};
 use crate::error::StoreError;
 use crate::events::Event;
+use crate::group_commit;
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::pain008::SequenceType;
@@ -306,41 +307,25 @@ struct PlanWork {
 /// instead of per plan.
 const GROUP: usize = 250;
 
-/// Commits the works in groups; a group whose commit fails a condition is retried plan by plan,
-/// and a plan whose own writes fail theirs was changed by another run meanwhile: what that run
-/// did stands, and the plan is looked at again on the next run. Answers the committed works.
+/// Commits the works in groups ([`group_commit`]); a plan whose own writes fail their
+/// conditions was changed by another run meanwhile: what that run did stands, and the plan is
+/// looked at again on the next run. Answers the committed works.
 async fn commit_grouped(
     ports: &Ports,
     works: Vec<PlanWork>,
 ) -> Result<Vec<PlanWork>, UseCaseError> {
-    let mut committed = Vec::with_capacity(works.len());
-    let mut works = works
-        .into_iter()
-        .filter(|w| !w.writes.is_empty())
-        .peekable();
-    while works.peek().is_some() {
-        let group: Vec<PlanWork> = works.by_ref().take(GROUP).collect();
-        let writes: Vec<Write> = group
-            .iter()
-            .flat_map(|w| w.writes.iter().cloned())
-            .collect();
-        match ports.transactions.commit(&writes).await {
-            Ok(()) => committed.extend(group),
-            Err(StoreError::ConditionFailed(_)) => {
-                for work in group {
-                    match ports.transactions.commit(&work.writes).await {
-                        Ok(()) => committed.push(work),
-                        Err(StoreError::ConditionFailed(reason)) => {
-                            info!(plan_id = %work.plan_id, reason = %reason, "plan changed meanwhile");
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let works: Vec<PlanWork> = works.into_iter().filter(|w| !w.writes.is_empty()).collect();
+    let outcome = group_commit::commit_in_groups(ports, works, GROUP).await?;
+    for (work, reason) in &outcome.refused {
+        info!(plan_id = %work.plan_id, reason = %reason, "plan changed meanwhile");
     }
-    Ok(committed)
+    Ok(outcome.committed)
+}
+
+impl group_commit::Unit for PlanWork {
+    fn writes(&self) -> &[Write] {
+        &self.writes
+    }
 }
 
 /// A plan in dunning whose time has run out becomes `defaulted`, and the creditor is told.

@@ -13,6 +13,8 @@
 //! - [`compliance`]: the consumer-credit rule table a consumer plan is assessed against.
 //! - [`creditor`], [`plan`], [`mandate`], [`collection`]: the aggregates (and batches, tasks).
 //! - [`events`]: the append-only, hash-chained event log.
+//! - [`group_commit`]: many units of work committed a group per transaction, falling back to
+//!   one by one when a condition fails.
 //! - [`document`]: the mandate document that is shown, hashed as evidence and sent as PDF.
 //! - [`requests`]: the operator's JSON requests, checked field by field.
 //! - [`use_cases`]: what the operator API does with creditors and plans, on the ports.
@@ -40,6 +42,7 @@ pub mod daily;
 pub mod document;
 pub mod error;
 pub mod events;
+pub mod group_commit;
 pub mod i18n;
 pub mod identifiers;
 pub mod mandate;

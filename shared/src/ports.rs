@@ -108,6 +108,14 @@ pub trait CollectionStore: Send + Sync {
         &self,
         end_to_end_id: &str,
     ) -> Result<Option<Collection>, StoreError>;
+    /// The collections with these EndToEndIds, each once however often its id is given, in no
+    /// particular order; ids that name no collection are left out. How a bank report of many
+    /// items is matched without one read per item; an adapter may split a long list into
+    /// several reads.
+    async fn get_collections_by_end_to_end_ids(
+        &self,
+        end_to_end_ids: &[String],
+    ) -> Result<Vec<Collection>, StoreError>;
     /// The collections of one batch file, in id order.
     async fn collections_of_batch(
         &self,

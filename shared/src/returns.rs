@@ -6,10 +6,22 @@
 //! out, by mandate reference, amount and date. What matches nothing is kept as a creditor task,
 //! never dropped.
 //!
-//! Exactly once: each item is applied in its own transaction, conditional on the collection's
-//! version, and only to a collection that has not failed already; the same file read twice, a
-//! retry after a crash in the middle of a file, or the same return reported by pain.002 and
-//! again by camt.054 changes nothing the second time.
+//! Exactly once: an item's change to a collection is conditional on the collection's, the
+//! plan's and the mandate's versions, and made only to a collection that has not failed
+//! already; the same file read twice, a retry after a crash in the middle of a file, or the
+//! same return reported by pain.002 and again by camt.054 changes nothing the second time.
+//!
+//! Many items at once: the collections of up to [`LOOKUP_CHUNK`] items are read in one store
+//! call by their EndToEndIds, and the changes are committed in groups ([`group_commit`]) of up
+//! to [`GROUP`] per transaction, one disk sync per group. A group never holds two changes to one
+//! collection, plan or mandate: the second waits for the first's commit and is built on what
+//! that left. A group that fails a condition is committed change by change, and a change that
+//! fails alone (another process changed its collection or plan meanwhile) is built again from a
+//! fresh read, so it is neither lost nor applied twice.
+//!
+//! The e-mails, tasks and mandate invitations of a group follow its commit, so a retry of the
+//! file never sends them twice; a crash between a group's commit and its e-mails loses those
+//! e-mails instead (at most a group's worth).
 //!
 //! Dunning per failure class ([`crate::reason_codes`]): soft failures are re-presented after
 //! the creditor's `retry_after_days` (at most `max_representations` times; MS03 once) as new
@@ -18,10 +30,16 @@
 //! invite the debtor to sign a new one and tell the creditor. A plan whose failure dunning
 //! cannot fix is `in_dunning`, and `defaulted` after the creditor's `default_after_days`.
 
-use chrono::{Days, NaiveDate};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::bank_reports::{
     self, ItemKind, ItemScope, ReadLimits, ReportError, ReportHeader, ReportItem,
@@ -31,9 +49,10 @@ use crate::collection::{Collection, CollectionStatus, RTransaction, Task, TaskSt
 use crate::creditor::{Creditor, CreditorId};
 use crate::error::StoreError;
 use crate::events::Event;
+use crate::group_commit::{self, Unit};
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateStatus};
-use crate::plan::{InstalmentStatus, Plan, PlanStatus};
+use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
 use crate::ports::{CollectionQuery, Email, Ports, Write};
 use crate::reason_codes::{self, FailureClass};
 use crate::schedule::earliest_due_date;
@@ -95,6 +114,19 @@ pub async fn process_bank_file(
     apply_report(ports, links, &header, &items, &file_key).await
 }
 
+/// Changes (one item applied to one collection) committed in one transaction, at most. A file's
+/// first group holds one change and each next group twice as many as the one before, so a file
+/// of a few items is applied nearly item by item, and a large one soon this many at a time.
+const GROUP: usize = 256;
+/// Items whose collections are read by EndToEndId in one store call.
+const LOOKUP_CHUNK: usize = 500;
+/// Failure notices in flight at once: each is a file synced to disk or a call to the mail
+/// service, so one after the other they would take most of a large file's time.
+const CONCURRENT_EMAILS: usize = 32;
+/// Times a change whose collection, plan or mandate another process changed meanwhile is built
+/// again from a fresh read and committed alone, before it counts as applied by that process.
+const RETRIES: u32 = 2;
+
 /// Matches and applies the items of one report.
 pub async fn apply_report(
     ports: &Ports,
@@ -103,36 +135,34 @@ pub async fn apply_report(
     items: &[ReportItem],
     file_key: &str,
 ) -> Result<ReturnsReport, ReturnsError> {
-    let mut report = ReturnsReport {
-        format: Some(header.format),
-        message_id: Some(header.message_id.clone()),
-        file_key: file_key.to_owned(),
-        items: items.len() as u64,
-        ..ReturnsReport::default()
+    let mut run = ReportRun {
+        ports,
+        links,
+        header,
+        file_key,
+        report: ReturnsReport {
+            format: Some(header.format),
+            message_id: Some(header.message_id.clone()),
+            file_key: file_key.to_owned(),
+            items: items.len() as u64,
+            ..ReturnsReport::default()
+        },
+        creditors: HashMap::new(),
+        changed: HashSet::new(),
+        group: Vec::new(),
+        group_keys: HashSet::new(),
+        group_limit: 1,
     };
-    for (index, item) in items.iter().enumerate() {
-        let collections = match_item(ports, item).await?;
-        if collections.is_empty() {
-            report.unmatched += 1;
-            let task = unmatched_task(ports, header, item, index, file_key);
-            if ports.tasks.open_task(&task).await? {
-                report.tasks_opened += 1;
-            }
-            continue;
-        }
-        for collection in collections {
-            apply_to_collection(
-                ports,
-                links,
-                header,
-                item,
-                &collection,
-                file_key,
-                &mut report,
-            )
-            .await?;
+    for (chunk_index, chunk) in items.chunks(LOOKUP_CHUNK).enumerate() {
+        let known = run.collections_by_end_to_end_id(chunk).await?;
+        for (offset, item) in chunk.iter().enumerate() {
+            run.apply_item(item, chunk_index * LOOKUP_CHUNK + offset, &known)
+                .await?;
         }
     }
+    run.commit_group().await?;
+
+    let report = run.report;
     info!(
         message_id = %header.message_id,
         items = report.items,
@@ -142,6 +172,17 @@ pub async fn apply_report(
         "bank report applied"
     );
     Ok(report)
+}
+
+/// The EndToEndId a transaction item names, when it names one.
+fn end_to_end_id(item: &ReportItem) -> Option<&str> {
+    if item.scope != ItemScope::Transaction {
+        return None;
+    }
+    item.end_to_end_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && *id != "NOTPROVIDED")
 }
 
 /// The collections an item speaks of.
@@ -276,247 +317,493 @@ fn unmatched_task(
     }
 }
 
-/// Applies one item to one collection, in one transaction.
-#[allow(clippy::too_many_arguments)]
-async fn apply_to_collection(
-    ports: &Ports,
-    links: &Links,
-    header: &ReportHeader,
-    item: &ReportItem,
-    collection: &Collection,
-    file_key: &str,
-    report: &mut ReturnsReport,
-) -> Result<(), UseCaseError> {
-    let now = ports.clock.now();
-    if item.kind == ItemKind::Accepted {
-        if collection.status != CollectionStatus::Batched {
-            report.duplicates += 1;
+/// One report being applied: its counters, what it read once, and the changes waiting for
+/// their group's commit.
+struct ReportRun<'a> {
+    ports: &'a Ports,
+    links: &'a Links,
+    header: &'a ReportHeader,
+    file_key: &'a str,
+    report: ReturnsReport,
+    /// Creditors read once per report (the return processor never changes one).
+    creditors: HashMap<CreditorId, Option<Arc<Creditor>>>,
+    /// Collections this report changed (or is about to): a copy read before is stale.
+    changed: HashSet<String>,
+    /// Changes built but not committed yet.
+    group: Vec<Change<'a>>,
+    /// The collections, plans and mandates the group writes.
+    group_keys: HashSet<String>,
+    /// How many changes the group takes before it is committed.
+    group_limit: usize,
+}
+
+/// One item's change to one collection: its writes, and what follows their commit.
+struct Change<'a> {
+    item: &'a ReportItem,
+    collection_id: String,
+    writes: Vec<Write>,
+    /// A re-presentation is scheduled.
+    representation: bool,
+    /// The failure notice to the debtor, and the plan it is about (for the log).
+    notice: Option<(PlanId, Email)>,
+    task: Option<Task>,
+    /// The mandate became unusable: the debtor is invited to sign a new one.
+    invitation: Option<Box<Invitation>>,
+}
+
+struct Invitation {
+    creditor: Arc<Creditor>,
+    plan: Plan,
+    mandate: Mandate,
+}
+
+impl Unit for Change<'_> {
+    fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+}
+
+/// What an item means for one collection.
+enum Prepared<'a> {
+    Change(Box<Change<'a>>),
+    /// The collection is past what the item says: reported (and applied) before.
+    Duplicate,
+    /// Nothing to do, and nothing to count (the creditor or plan is gone).
+    Nothing,
+}
+
+impl<'a> ReportRun<'a> {
+    /// The collections the transaction items of `chunk` name by EndToEndId, by that id.
+    async fn collections_by_end_to_end_id(
+        &self,
+        chunk: &[ReportItem],
+    ) -> Result<HashMap<String, Collection>, UseCaseError> {
+        let ids: Vec<String> = chunk
+            .iter()
+            .filter_map(end_to_end_id)
+            .map(str::to_owned)
+            .collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = self
+            .ports
+            .collections
+            .get_collections_by_end_to_end_ids(&ids)
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|c| (c.end_to_end_id.clone(), c))
+            .collect())
+    }
+
+    /// Matches one item and applies it to each collection it speaks of.
+    async fn apply_item(
+        &mut self,
+        item: &'a ReportItem,
+        index: usize,
+        known: &HashMap<String, Collection>,
+    ) -> Result<(), UseCaseError> {
+        let collections = match end_to_end_id(item).and_then(|id| known.get(id)) {
+            Some(collection) => vec![collection.clone()],
+            None => {
+                // The other ways to match read the store as it is now, statuses included:
+                // what waits for its commit goes first.
+                self.commit_group().await?;
+                match_item(self.ports, item).await?
+            }
+        };
+        if collections.is_empty() {
+            self.report.unmatched += 1;
+            let task = unmatched_task(self.ports, self.header, item, index, self.file_key);
+            if self.ports.tasks.open_task(&task).await? {
+                self.report.tasks_opened += 1;
+            }
             return Ok(());
         }
-        let mut submitted = collection.clone();
-        submitted.status = CollectionStatus::Submitted;
-        submitted.updated_at = now;
-        submitted.version += 1;
-        let event = Event::after(
-            submitted.event_head.as_ref(),
-            &submitted.id,
-            "collection.submitted",
-            now,
-            "bank",
-            json!({"report": header.message_id}),
-        );
-        submitted.event_head = Some(event.head());
-        return commit_counted(
-            ports,
-            vec![
-                Write::AppendEvent(event),
-                Write::UpdateCollection(submitted),
-            ],
-            report,
-        )
-        .await;
-    }
-
-    // A failure: once per collection, whichever report says it first.
-    if is_failed(collection.status) || collection.status == CollectionStatus::Scheduled {
-        report.duplicates += 1;
-        return Ok(());
-    }
-    let Some(creditor) = ports
-        .creditors
-        .get_creditor(&collection.creditor_id)
-        .await?
-    else {
-        return Ok(());
-    };
-    let Some(mut plan) = ports.plans.get_plan(&collection.plan_id).await? else {
-        return Ok(());
-    };
-    let mandate = ports.mandates.get_mandate(&collection.mandate_id).await?;
-    let class = reason_codes::class_of(item.reason_code.as_deref());
-    let kind = match item.kind {
-        // A refund claim reported as a plain return is still a refund.
-        ItemKind::Returned if matches!(item.reason_code.as_deref(), Some("MD06" | "MD01")) => {
-            ItemKind::Refunded
+        for collection in collections {
+            self.apply_to_collection(item, collection).await?;
         }
-        other => other,
-    };
-    let r_transaction = RTransaction {
-        kind,
-        reason_code: item.reason_code.clone(),
-        reason_proprietary: item.reason_proprietary.clone(),
-        meaning: reason_codes::meaning_of(item.reason_code.as_deref()),
-        additional_info: item.additional_info.clone(),
-        class,
-        source_file: file_key.to_owned(),
-        source_message_id: header.message_id.clone(),
-        reported_at: now,
-        charges: item.charges,
-    };
+        Ok(())
+    }
 
-    let mut failed = collection.clone();
-    failed.status = match kind {
-        ItemKind::Rejected => CollectionStatus::Rejected,
-        ItemKind::Refunded => CollectionStatus::Refunded,
-        _ => CollectionStatus::Returned,
-    };
-    failed.status_reason = Some(format!(
-        "{} {} ({})",
-        item.reason_code
-            .as_deref()
-            .or(item.reason_proprietary.as_deref())
-            .unwrap_or("-"),
-        r_transaction.meaning,
-        header.message_id
-    ));
-    failed.r_transaction = Some(r_transaction.clone());
-    failed.updated_at = now;
-    failed.version += 1;
-    let event = Event::after(
-        failed.event_head.as_ref(),
-        &failed.id,
-        &format!("collection.{}", failed.status.as_str()),
-        now,
-        "bank",
-        json!({"reason_code": item.reason_code, "reason_proprietary": item.reason_proprietary, "class": class, "report": header.message_id, "file": file_key}),
-    );
-    failed.event_head = Some(event.head());
-    let mut writes = vec![Write::AppendEvent(event), Write::UpdateCollection(failed)];
-
-    // The instalment, the plan and the mandate.
-    let today = ports.clock.today();
-    let policy = creditor.dunning;
-    let max_attempts = 1 + match class {
-        FailureClass::Soft => policy.max_representations,
-        FailureClass::SoftOnce => policy.max_representations.min(1),
-        _ => 0,
-    };
-    let mut outcome = Outcome::default();
-    if let Some(instalment) = plan
-        .instalments
-        .iter_mut()
-        .find(|i| i.seq == collection.instalment_seq)
-    {
-        let retry = matches!(class, FailureClass::Soft | FailureClass::SoftOnce)
-            && instalment.attempts < max_attempts
-            && kind != ItemKind::Refunded;
-        if retry {
-            let wanted = today + Days::new(u64::from(policy.retry_after_days));
-            let earliest =
-                earliest_due_date(today, creditor.pre_notification_days, creditor.lead_days);
-            let date = roll_forward(wanted.max(earliest));
-            instalment.status = InstalmentStatus::Retrying;
-            instalment.due_date = date;
-            instalment.notified_on = None;
-            outcome.representation = Some(date);
+    /// Adds the item's change to `collection` to the group, committing the group first when it
+    /// writes the same collection, plan or mandate, and after when it is full.
+    async fn apply_to_collection(
+        &mut self,
+        item: &'a ReportItem,
+        collection: Collection,
+    ) -> Result<(), UseCaseError> {
+        let keys = [
+            collection.id.clone(),
+            collection.plan_id.0.clone(),
+            collection.mandate_id.0.clone(),
+        ];
+        if keys.iter().any(|key| self.group_keys.contains(key)) {
+            self.commit_group().await?;
+        }
+        let collection = if self.changed.contains(&collection.id) {
+            // Read before an earlier item of this report changed it.
+            match self
+                .ports
+                .collections
+                .get_collection(&collection.id)
+                .await?
+            {
+                Some(collection) => collection,
+                None => return Ok(()),
+            }
         } else {
-            instalment.status = InstalmentStatus::Failed;
-        }
-    }
-    outcome.mandate_unusable = matches!(
-        class,
-        FailureClass::AccountOrMandate | FailureClass::Deceased
-    );
-    let needs_person = outcome.representation.is_none() && class != FailureClass::Technical;
-    if needs_person && !outcome.mandate_unusable && plan.status == PlanStatus::Active {
-        plan.status = PlanStatus::InDunning;
-        plan.dunning_since = Some(today);
-    }
-    if plan.status == PlanStatus::Completed {
-        // A refund or late return reopens a finished plan.
-        plan.status = PlanStatus::InDunning;
-        plan.dunning_since = Some(today);
-    }
-    if outcome.mandate_unusable {
-        plan.status_reason = Some(format!(
-            "the mandate can no longer be used: {}",
-            r_transaction.meaning
-        ));
-    }
-    plan.next_action_on = crate::daily::next_action_on(&plan, &creditor);
-    let event = Event::after(
-        plan.event_head.as_ref(),
-        &plan.id.0,
-        "instalment.failed",
-        now,
-        "bank",
-        json!({"seq": collection.instalment_seq, "collection_id": collection.id, "reason_code": item.reason_code, "class": class, "representation_on": outcome.representation, "plan_status": plan.status}),
-    );
-    plan.event_head = Some(event.head());
-    plan.updated_at = now;
-    plan.version += 1;
-    writes.push(Write::AppendEvent(event));
-    writes.push(Write::UpdatePlan(plan.clone()));
-
-    let mut invalidated: Option<Mandate> = None;
-    if let Some(mut mandate) = mandate {
-        let mut changed = false;
-        if collection.sequence_type == crate::pain008::SequenceType::First
-            && kind == ItemKind::Rejected
-            && mandate.next_sequence != Some(crate::pain008::SequenceType::First)
-        {
-            // A rejected first collection was never presented: the next one is FRST again.
-            mandate.next_sequence = Some(crate::pain008::SequenceType::First);
-            changed = true;
-        }
-        if outcome.mandate_unusable && mandate.status.is_usable() {
-            mandate.status = MandateStatus::Invalid;
-            changed = true;
-        }
-        if changed {
-            mandate.updated_at = now;
-            mandate.version += 1;
-            writes.push(Write::AppendEvent(Event::next(
-                ports.events.list_events(&mandate.id.0).await?.last(),
-                &mandate.id.0,
-                if mandate.status == MandateStatus::Invalid {
-                    "mandate.invalidated"
-                } else {
-                    "mandate.sequence_reset"
-                },
-                now,
-                "bank",
-                json!({"reason_code": item.reason_code, "collection_id": collection.id}),
-            )));
-            writes.push(Write::UpdateMandate(mandate.clone()));
-            if mandate.status == MandateStatus::Invalid {
-                invalidated = Some(mandate);
+            collection
+        };
+        match self.prepare(item, &collection).await? {
+            Prepared::Duplicate => self.report.duplicates += 1,
+            Prepared::Nothing => {}
+            Prepared::Change(change) => {
+                self.changed.insert(collection.id.clone());
+                self.group_keys.extend(keys);
+                self.group.push(*change);
+                if self.group.len() >= self.group_limit {
+                    self.commit_group().await?;
+                }
             }
         }
+        Ok(())
     }
 
-    match ports.transactions.commit(&writes).await {
-        Ok(()) => report.applied += 1,
-        Err(StoreError::ConditionFailed(reason)) => {
-            info!(collection_id = %collection.id, reason = %reason, "applied meanwhile");
-            report.duplicates += 1;
+    /// Commits the waiting changes, then tells the people about those that were committed.
+    async fn commit_group(&mut self) -> Result<(), UseCaseError> {
+        if self.group.is_empty() {
             return Ok(());
         }
-        Err(e) => return Err(e.into()),
-    }
-    if outcome.representation.is_some() {
-        report.representations_scheduled += 1;
+        let group = std::mem::take(&mut self.group);
+        self.group_keys.clear();
+        self.group_limit = (self.group_limit * 2).min(GROUP);
+
+        let outcome = group_commit::commit_group(self.ports, group).await?;
+        let mut committed = outcome.committed;
+        for (change, reason) in outcome.refused {
+            if let Some(change) = self.retry_alone(change, reason).await? {
+                committed.push(change);
+            }
+        }
+        self.after_commit(committed).await
     }
 
-    // Tell the people: after the commit, so a retry of the file does not tell them twice.
-    dun(
-        ports,
-        links,
-        &creditor,
-        &plan,
-        collection,
-        &r_transaction,
-        class,
-        &outcome,
-        report,
-    )
-    .await?;
-    if let Some(mandate) = invalidated
-        && class != FailureClass::Deceased
-    {
-        signing::invite_new_mandate(ports, links, &creditor, &plan, &mandate).await?;
+    /// Builds a refused change again from a fresh read of its collection (and so of its plan
+    /// and mandate) and commits it alone; answers it when it was committed.
+    async fn retry_alone(
+        &mut self,
+        refused: Change<'a>,
+        mut reason: String,
+    ) -> Result<Option<Change<'a>>, UseCaseError> {
+        let Change {
+            item,
+            collection_id,
+            ..
+        } = refused;
+        for _ in 0..RETRIES {
+            debug!(collection_id = %collection_id, reason = %reason, "changed meanwhile, reading it again");
+            let Some(collection) = self
+                .ports
+                .collections
+                .get_collection(&collection_id)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let change = match self.prepare(item, &collection).await? {
+                Prepared::Change(change) => change,
+                Prepared::Duplicate => {
+                    self.report.duplicates += 1;
+                    return Ok(None);
+                }
+                Prepared::Nothing => return Ok(None),
+            };
+            match self.ports.transactions.commit(&change.writes).await {
+                Ok(()) => return Ok(Some(*change)),
+                Err(StoreError::ConditionFailed(again)) => reason = again,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        info!(collection_id = %collection_id, reason = %reason, "applied meanwhile");
+        self.report.duplicates += 1;
+        Ok(None)
     }
-    Ok(())
+
+    /// Counts the committed changes and sends, opens and invites what they call for: after the
+    /// commit, so a retry of the file does not tell anyone twice.
+    async fn after_commit(&mut self, mut committed: Vec<Change<'a>>) -> Result<(), UseCaseError> {
+        let mut notices = Vec::new();
+        for change in &mut committed {
+            self.report.applied += 1;
+            if change.representation {
+                self.report.representations_scheduled += 1;
+            }
+            notices.extend(change.notice.take());
+        }
+        send_notices(self.ports, notices).await;
+        for change in committed {
+            if let Some(task) = change.task
+                && self.ports.tasks.open_task(&task).await?
+            {
+                self.report.tasks_opened += 1;
+            }
+            if let Some(invitation) = change.invitation {
+                let Invitation {
+                    creditor,
+                    plan,
+                    mandate,
+                } = *invitation;
+                signing::invite_new_mandate(self.ports, self.links, &creditor, &plan, &mandate)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn creditor(&mut self, id: &CreditorId) -> Result<Option<Arc<Creditor>>, UseCaseError> {
+        if let Some(found) = self.creditors.get(id) {
+            return Ok(found.clone());
+        }
+        let creditor = self.ports.creditors.get_creditor(id).await?.map(Arc::new);
+        self.creditors.insert(id.clone(), creditor.clone());
+        Ok(creditor)
+    }
+
+    /// The change `item` makes to `collection`, built on the collection as given and on the
+    /// plan and mandate as stored now.
+    async fn prepare(
+        &mut self,
+        item: &'a ReportItem,
+        collection: &Collection,
+    ) -> Result<Prepared<'a>, UseCaseError> {
+        let ports = self.ports;
+        let header = self.header;
+        let now = ports.clock.now();
+        if item.kind == ItemKind::Accepted {
+            if collection.status != CollectionStatus::Batched {
+                return Ok(Prepared::Duplicate);
+            }
+            let mut submitted = collection.clone();
+            submitted.status = CollectionStatus::Submitted;
+            submitted.updated_at = now;
+            submitted.version += 1;
+            let event = Event::after(
+                submitted.event_head.as_ref(),
+                &submitted.id,
+                "collection.submitted",
+                now,
+                "bank",
+                json!({"report": header.message_id}),
+            );
+            submitted.event_head = Some(event.head());
+            return Ok(Prepared::Change(Box::new(Change {
+                item,
+                collection_id: collection.id.clone(),
+                writes: vec![
+                    Write::AppendEvent(event),
+                    Write::UpdateCollection(submitted),
+                ],
+                representation: false,
+                notice: None,
+                task: None,
+                invitation: None,
+            })));
+        }
+
+        // A failure: once per collection, whichever report says it first.
+        if is_failed(collection.status) || collection.status == CollectionStatus::Scheduled {
+            return Ok(Prepared::Duplicate);
+        }
+        let Some(creditor) = self.creditor(&collection.creditor_id).await? else {
+            return Ok(Prepared::Nothing);
+        };
+        let Some(mut plan) = ports.plans.get_plan(&collection.plan_id).await? else {
+            return Ok(Prepared::Nothing);
+        };
+        let class = reason_codes::class_of(item.reason_code.as_deref());
+        let kind = match item.kind {
+            // A refund claim reported as a plain return is still a refund.
+            ItemKind::Returned if matches!(item.reason_code.as_deref(), Some("MD06" | "MD01")) => {
+                ItemKind::Refunded
+            }
+            other => other,
+        };
+        let r_transaction = RTransaction {
+            kind,
+            reason_code: item.reason_code.clone(),
+            reason_proprietary: item.reason_proprietary.clone(),
+            meaning: reason_codes::meaning_of(item.reason_code.as_deref()),
+            additional_info: item.additional_info.clone(),
+            class,
+            source_file: self.file_key.to_owned(),
+            source_message_id: header.message_id.clone(),
+            reported_at: now,
+            charges: item.charges,
+        };
+
+        let mut failed = collection.clone();
+        failed.status = match kind {
+            ItemKind::Rejected => CollectionStatus::Rejected,
+            ItemKind::Refunded => CollectionStatus::Refunded,
+            _ => CollectionStatus::Returned,
+        };
+        failed.status_reason = Some(format!(
+            "{} {} ({})",
+            item.reason_code
+                .as_deref()
+                .or(item.reason_proprietary.as_deref())
+                .unwrap_or("-"),
+            r_transaction.meaning,
+            header.message_id
+        ));
+        failed.r_transaction = Some(r_transaction.clone());
+        failed.updated_at = now;
+        failed.version += 1;
+        let event = Event::after(
+            failed.event_head.as_ref(),
+            &failed.id,
+            &format!("collection.{}", failed.status.as_str()),
+            now,
+            "bank",
+            json!({"reason_code": item.reason_code, "reason_proprietary": item.reason_proprietary, "class": class, "report": header.message_id, "file": self.file_key}),
+        );
+        failed.event_head = Some(event.head());
+        let mut writes = vec![Write::AppendEvent(event), Write::UpdateCollection(failed)];
+
+        // The instalment, the plan and the mandate.
+        let today = ports.clock.today();
+        let policy = creditor.dunning;
+        let max_attempts = 1 + match class {
+            FailureClass::Soft => policy.max_representations,
+            FailureClass::SoftOnce => policy.max_representations.min(1),
+            _ => 0,
+        };
+        let mut outcome = Outcome::default();
+        if let Some(instalment) = plan
+            .instalments
+            .iter_mut()
+            .find(|i| i.seq == collection.instalment_seq)
+        {
+            let retry = matches!(class, FailureClass::Soft | FailureClass::SoftOnce)
+                && instalment.attempts < max_attempts
+                && kind != ItemKind::Refunded;
+            if retry {
+                let wanted = today + Days::new(u64::from(policy.retry_after_days));
+                let earliest =
+                    earliest_due_date(today, creditor.pre_notification_days, creditor.lead_days);
+                let date = roll_forward(wanted.max(earliest));
+                instalment.status = InstalmentStatus::Retrying;
+                instalment.due_date = date;
+                instalment.notified_on = None;
+                outcome.representation = Some(date);
+            } else {
+                instalment.status = InstalmentStatus::Failed;
+            }
+        }
+        outcome.mandate_unusable = matches!(
+            class,
+            FailureClass::AccountOrMandate | FailureClass::Deceased
+        );
+        let needs_person = outcome.representation.is_none() && class != FailureClass::Technical;
+        if needs_person && !outcome.mandate_unusable && plan.status == PlanStatus::Active {
+            plan.status = PlanStatus::InDunning;
+            plan.dunning_since = Some(today);
+        }
+        if plan.status == PlanStatus::Completed {
+            // A refund or late return reopens a finished plan.
+            plan.status = PlanStatus::InDunning;
+            plan.dunning_since = Some(today);
+        }
+        if outcome.mandate_unusable {
+            plan.status_reason = Some(format!(
+                "the mandate can no longer be used: {}",
+                r_transaction.meaning
+            ));
+        }
+        plan.next_action_on = crate::daily::next_action_on(&plan, &creditor);
+        let event = Event::after(
+            plan.event_head.as_ref(),
+            &plan.id.0,
+            "instalment.failed",
+            now,
+            "bank",
+            json!({"seq": collection.instalment_seq, "collection_id": collection.id, "reason_code": item.reason_code, "class": class, "representation_on": outcome.representation, "plan_status": plan.status}),
+        );
+        plan.event_head = Some(event.head());
+        plan.updated_at = now;
+        plan.version += 1;
+        writes.push(Write::AppendEvent(event));
+        writes.push(Write::UpdatePlan(plan.clone()));
+
+        // Only a rejected first collection or an unusable mandate changes the mandate.
+        let rejected_first = collection.sequence_type == crate::pain008::SequenceType::First
+            && kind == ItemKind::Rejected;
+        let mandate = if rejected_first || outcome.mandate_unusable {
+            ports.mandates.get_mandate(&collection.mandate_id).await?
+        } else {
+            None
+        };
+        let mut invitation = None;
+        if let Some(mut mandate) = mandate {
+            let mut changed = false;
+            if rejected_first && mandate.next_sequence != Some(crate::pain008::SequenceType::First)
+            {
+                // A rejected first collection was never presented: the next one is FRST again.
+                mandate.next_sequence = Some(crate::pain008::SequenceType::First);
+                changed = true;
+            }
+            if outcome.mandate_unusable && mandate.status.is_usable() {
+                mandate.status = MandateStatus::Invalid;
+                changed = true;
+            }
+            if changed {
+                mandate.updated_at = now;
+                mandate.version += 1;
+                writes.push(Write::AppendEvent(Event::next(
+                    ports.events.list_events(&mandate.id.0).await?.last(),
+                    &mandate.id.0,
+                    if mandate.status == MandateStatus::Invalid {
+                        "mandate.invalidated"
+                    } else {
+                        "mandate.sequence_reset"
+                    },
+                    now,
+                    "bank",
+                    json!({"reason_code": item.reason_code, "collection_id": collection.id}),
+                )));
+                writes.push(Write::UpdateMandate(mandate.clone()));
+                if mandate.status == MandateStatus::Invalid && class != FailureClass::Deceased {
+                    invitation = Some(Box::new(Invitation {
+                        creditor: Arc::clone(&creditor),
+                        plan: plan.clone(),
+                        mandate,
+                    }));
+                }
+            }
+        }
+
+        let (notice, task) = dunning(
+            self.links,
+            &creditor,
+            &plan,
+            collection,
+            &r_transaction,
+            class,
+            &outcome,
+            now,
+        );
+        Ok(Prepared::Change(Box::new(Change {
+            item,
+            collection_id: collection.id.clone(),
+            writes,
+            representation: outcome.representation.is_some(),
+            notice: notice.map(|email| (plan.id.clone(), email)),
+            task,
+            invitation,
+        })))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -526,23 +813,42 @@ struct Outcome {
     mandate_unusable: bool,
 }
 
-async fn commit_counted(
-    ports: &Ports,
-    writes: Vec<Write>,
-    report: &mut ReturnsReport,
-) -> Result<(), UseCaseError> {
-    match ports.transactions.commit(&writes).await {
-        Ok(()) => report.applied += 1,
-        Err(StoreError::ConditionFailed(_)) => report.duplicates += 1,
-        Err(e) => return Err(e.into()),
-    }
-    Ok(())
+/// Sends the failure notices, [`CONCURRENT_EMAILS`] at a time. A notice that cannot be sent is
+/// logged and not tried again: its change is committed, and a retry of the file would not
+/// send it either.
+async fn send_notices(ports: &Ports, notices: Vec<(PlanId, Email)>) {
+    type Sending = Pin<Box<dyn Future<Output = ()> + Send>>;
+    let mut waiting = notices.into_iter();
+    let mut sending: Vec<Sending> = Vec::with_capacity(CONCURRENT_EMAILS);
+    std::future::poll_fn(move |cx| {
+        loop {
+            while sending.len() < CONCURRENT_EMAILS
+                && let Some((plan_id, email)) = waiting.next()
+            {
+                let mailer = Arc::clone(&ports.mailer);
+                sending.push(Box::pin(async move {
+                    if let Err(e) = mailer.send(&email).await {
+                        warn!(plan_id = %plan_id, error = %e, "failure notice not sent");
+                    }
+                }));
+            }
+            if sending.is_empty() {
+                // Nothing in flight after filling up: nothing is waiting either.
+                return Poll::Ready(());
+            }
+            let before = sending.len();
+            sending.retain_mut(|send| send.as_mut().poll(cx).is_pending());
+            if sending.len() == before {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
 }
 
-/// The e-mails and the task a failure calls for.
+/// The e-mail to the debtor and the task for the creditor that a failure calls for.
 #[allow(clippy::too_many_arguments)]
-async fn dun(
-    ports: &Ports,
+fn dunning(
     links: &Links,
     creditor: &Creditor,
     plan: &Plan,
@@ -550,22 +856,22 @@ async fn dun(
     r_transaction: &RTransaction,
     class: FailureClass,
     outcome: &Outcome,
-    report: &mut ReturnsReport,
-) -> Result<(), UseCaseError> {
-    let now = ports.clock.now();
+    now: DateTime<Utc>,
+) -> (Option<Email>, Option<Task>) {
     let language = plan.debtor.language;
     let t = texts(language);
     let amount = format_amount(collection.amount, language);
     let date = format_date(collection.collection_date, language);
 
     // The debtor hears of every failure that is theirs to act on.
+    let mut notice = None;
     if class != FailureClass::Technical && class != FailureClass::Deceased {
         let next = match outcome.representation {
             Some(on) => fill(t.mail_failed_retry, &[("date", &format_date(on, language))]),
             None if outcome.mandate_unusable => t.mail_failed_new_mandate.to_owned(),
             None => fill(t.mail_failed_contact, &[("creditor", &creditor.name)]),
         };
-        let email = Email {
+        notice = Some(Email {
             from: links.mail_from.clone(),
             to: vec![plan.debtor.email.clone()],
             subject: fill(
@@ -585,14 +891,11 @@ async fn dun(
             ),
             html_body: None,
             attachments: Vec::new(),
-        };
-        if let Err(e) = ports.mailer.send(&email).await {
-            tracing::warn!(plan_id = %plan.id, error = %e, "failure notice not sent");
-        }
+        });
     }
 
     if outcome.representation.is_some() {
-        return Ok(());
+        return (notice, None);
     }
     let (kind, title) = match class {
         FailureClass::Technical => (
@@ -635,10 +938,7 @@ async fn dun(
         created_at: now,
         updated_at: now,
     };
-    if ports.tasks.open_task(&task).await? {
-        report.tasks_opened += 1;
-    }
-    Ok(())
+    (notice, Some(task))
 }
 
 fn r_transaction_kind(r: &RTransaction) -> &'static str {

@@ -14,6 +14,25 @@ pub struct Reported {
     pub mandate_reference: String,
 }
 
+impl Reported {
+    /// `collection` (as `GET /v1/collections` answers it) reported failed with `reason`.
+    pub fn of(collection: &serde_json::Value, reason: &str) -> Self {
+        let text = |field: &str| {
+            collection[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("collection without {field}: {collection}"))
+                .to_owned()
+        };
+        Self {
+            end_to_end_id: text("end_to_end_id"),
+            amount: text("amount"),
+            reason: reason.to_owned(),
+            date: text("collection_date").parse().expect("a collection date"),
+            mandate_reference: text("mandate_reference"),
+        }
+    }
+}
+
 /// A pain.002.001.10 that rejects `rejected` transactions of message `original_message_id`
 /// (`PART` at group level, `RJCT` per transaction).
 pub fn pain002_rejects(
@@ -154,6 +173,10 @@ pub fn camt054_returns(report_id: &str, returns: &[Reported], booked: NaiveDate)
         .iter()
         .map(|r| camt_entry(std::slice::from_ref(r), booked))
         .collect();
+    camt054_document(report_id, booked, &entries)
+}
+
+fn camt054_document(report_id: &str, booked: NaiveDate, entries: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">
@@ -171,6 +194,27 @@ pub fn camt054_returns(report_id: &str, returns: &[Reported], booked: NaiveDate)
 </Document>
 "#
     )
+}
+
+/// A camt.054.001.08 with runs of `batch_booked` entries of one return each, alternating with
+/// one batch-booked entry of `batch_booked` returns: how a bank reports many returns at once.
+pub fn camt054_mixed(
+    report_id: &str,
+    returns: &[Reported],
+    booked: NaiveDate,
+    batch_booked: usize,
+) -> String {
+    let mut entries = String::new();
+    for run in returns.chunks(2 * batch_booked.max(1)) {
+        let (singles, batch) = run.split_at(batch_booked.min(run.len()));
+        for r in singles {
+            entries.push_str(&camt_entry(std::slice::from_ref(r), booked));
+        }
+        if !batch.is_empty() {
+            entries.push_str(&camt_entry(batch, booked));
+        }
+    }
+    camt054_document(report_id, booked, &entries)
 }
 
 /// A camt.053.001.08 statement with a credit entry (a collection) and one batch-booked debit

@@ -36,7 +36,9 @@
 //! - a signing token used inside a commit meets the conditions of `use_signing_token`, and the
 //!   use of an unknown token creates no token;
 //! - a refused commit leaves nothing behind, not even a claim on a key: the ids, the mandate
-//!   reference and the token hash it would have taken are free for a corrected retry.
+//!   reference and the token hash it would have taken are free for a corrected retry;
+//! - collections looked up by a list of EndToEndIds come back once each, also when the list
+//!   names one twice or is longer than a page (500 ids).
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -44,20 +46,22 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
+use tranche_domain::collection::{Collection, CollectionStatus};
 use tranche_domain::creditor::CreditorId;
 use tranche_domain::error::StoreError;
 use tranche_domain::events::{Event, verify_chain};
 use tranche_domain::mandate::{Mandate, MandateStatus};
+use tranche_domain::pain008::SequenceType;
 use tranche_domain::plan::{Plan, PlanId, PlanStatus, SigningToken};
 use tranche_domain::ports::{
-    ApiKeyStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore, MandateStore,
-    PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
+    ApiKeyStore, CollectionStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore,
+    MandateStore, PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
 };
-use tranche_domain::secrets::{random_id, random_token, sha256_hex};
+use tranche_domain::secrets::{random_id, random_reference, random_token, sha256_hex};
 
 use crate::fixtures::{
     at, creditor, event_chain, mandate, plan, signing_token, unique_creditor_id, unique_mandate_id,
-    unique_plan_id, unique_token_hash,
+    unique_mandate_reference, unique_plan_id, unique_token_hash,
 };
 
 /// The store ports under test. Most adapters implement all of them on one value
@@ -68,6 +72,7 @@ pub struct Stores {
     pub creditors: Arc<dyn CreditorStore>,
     pub plans: Arc<dyn PlanStore>,
     pub mandates: Arc<dyn MandateStore>,
+    pub collections: Arc<dyn CollectionStore>,
     pub events: Arc<dyn EventStore>,
     /// Every mandate and event is written through here, as the use cases write them.
     pub transactions: Arc<dyn TransactionalStore>,
@@ -84,6 +89,7 @@ impl Stores {
         S: CreditorStore
             + PlanStore
             + MandateStore
+            + CollectionStore
             + EventStore
             + TransactionalStore
             + IdempotencyStore
@@ -95,6 +101,7 @@ impl Stores {
             creditors: store.clone(),
             plans: store.clone(),
             mandates: store.clone(),
+            collections: store.clone(),
             events: store.clone(),
             transactions: store.clone(),
             idempotency: store.clone(),
@@ -156,6 +163,7 @@ macro_rules! store_conformance_tests {
             a_signing_token_used_in_a_commit_fails_a_second_commit_and_rolls_it_back,
             an_expired_or_unknown_signing_token_fails_a_commit_and_rolls_it_back,
             concurrent_signature_commits_with_one_token_let_exactly_one_win,
+            collections_are_found_by_their_end_to_end_ids_each_once,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -1892,4 +1900,92 @@ pub async fn concurrent_signature_commits_with_one_token_let_exactly_one_win(sto
     }
 
     assert_eq!(wins, 1, "exactly one concurrent signature wins");
+}
+
+/// A batched first collection of instalment `seq` of a new plan of `creditor_id`, with a fresh
+/// EndToEndId and mandate reference.
+fn batched_collection(creditor_id: &CreditorId, seq: u32) -> Collection {
+    let plan = plan(&unique_plan_id(), creditor_id, PlanStatus::Active);
+    let instalment = &plan.instalments[seq as usize - 1];
+    Collection {
+        id: Collection::id_for(&plan.id, seq, 1),
+        creditor_id: creditor_id.clone(),
+        plan_id: plan.id.clone(),
+        mandate_id: unique_mandate_id(),
+        instalment_seq: seq,
+        attempt: 1,
+        end_to_end_id: format!("TR{}", random_reference(24)),
+        amount: instalment.amount,
+        collection_date: instalment.due_date,
+        scheme: plan.scheme,
+        sequence_type: SequenceType::First,
+        amendment: None,
+        mandate_reference: unique_mandate_reference(),
+        mandate_signed_on: instalment.due_date - Duration::days(30),
+        debtor_name: plan.debtor.name.clone(),
+        debtor_address: plan.debtor.address.clone(),
+        debtor_iban: creditor(creditor_id).iban,
+        debtor_bic: None,
+        remittance: format!("Plan {} {seq}/{}", plan.id, plan.instalments.len()),
+        status: CollectionStatus::Batched,
+        batch_id: Some(random_id("bat")),
+        status_reason: None,
+        r_transaction: None,
+        created_at: at("2027-02-15T06:00:00.125Z"),
+        updated_at: at("2027-02-15T06:00:01.5Z"),
+        event_head: None,
+        version: 2,
+    }
+}
+
+fn by_id(mut collections: Vec<Collection>) -> Vec<Collection> {
+    collections.sort_by(|a, b| a.id.cmp(&b.id));
+    collections
+}
+
+/// `get_collections_by_end_to_end_ids` answers the stored collections the list names, each
+/// once even when named twice, leaves unknown ids out, reads a list longer than a page whole,
+/// and answers nothing for an empty list.
+pub async fn collections_are_found_by_their_end_to_end_ids_each_once(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let stored: Vec<Collection> = (1..=3)
+        .map(|seq| batched_collection(&creditor_id, seq))
+        .collect();
+    let inserts: Vec<Write> = stored
+        .iter()
+        .cloned()
+        .map(Write::InsertCollection)
+        .collect();
+    stores.transactions.commit(&inserts).await.unwrap();
+    let unknown = || format!("TR{}", random_reference(24));
+    let mut long: Vec<String> = (0..600).map(|_| unknown()).collect();
+    long.push(stored[1].end_to_end_id.clone());
+
+    let named = stores
+        .collections
+        .get_collections_by_end_to_end_ids(&[
+            stored[0].end_to_end_id.clone(),
+            unknown(),
+            stored[2].end_to_end_id.clone(),
+            stored[0].end_to_end_id.clone(),
+        ])
+        .await
+        .unwrap();
+    let from_long = stores
+        .collections
+        .get_collections_by_end_to_end_ids(&long)
+        .await
+        .unwrap();
+    let from_none = stores
+        .collections
+        .get_collections_by_end_to_end_ids(&[])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        by_id(named),
+        by_id(vec![stored[0].clone(), stored[2].clone()])
+    );
+    assert_eq!(from_long, [stored[1].clone()]);
+    assert!(from_none.is_empty());
 }

@@ -20,6 +20,7 @@
 
 pub mod app;
 pub mod bank_files;
+pub mod bench;
 pub mod browser;
 pub mod conformance;
 pub mod fixtures;

@@ -53,16 +53,6 @@ async fn collected(n: usize) -> (TestApp, Vec<Value>, String) {
     )
 }
 
-fn reported(collection: &Value, reason: &str) -> Reported {
-    Reported {
-        end_to_end_id: collection["end_to_end_id"].as_str().unwrap().to_owned(),
-        amount: collection["amount"].as_str().unwrap().to_owned(),
-        reason: reason.to_owned(),
-        date: day(collection["collection_date"].as_str().unwrap()),
-        mandate_reference: collection["mandate_reference"].as_str().unwrap().to_owned(),
-    }
-}
-
 async fn collection(app: &TestApp, id: &str) -> Value {
     app.all_items("/v1/collections")
         .await
@@ -84,10 +74,10 @@ async fn a_pain002_with_a_reject_of_each_class_starts_the_right_dunning_once() {
         "PSR-1",
         &message_id,
         &[
-            reported(soft, "AM04"),
-            reported(hard, "MS02"),
-            reported(account, "AC04"),
-            reported(technical, "FF01"),
+            Reported::of(soft, "AM04"),
+            Reported::of(hard, "MS02"),
+            Reported::of(account, "AC04"),
+            Reported::of(technical, "FF01"),
         ],
     );
     let mails_before = app.outbox().len();
@@ -185,7 +175,7 @@ async fn a_camt054_return_of_a_re_presentation_counts_toward_the_limit_then_dunn
     app.post_bank_file(pain002_rejects(
         "PSR-2",
         &message_id,
-        &[reported(first, "AM04")],
+        &[Reported::of(first, "AM04")],
     ))
     .await;
 
@@ -208,7 +198,7 @@ async fn a_camt054_return_of_a_re_presentation_counts_toward_the_limit_then_dunn
         let (_, summary) = app
             .post_bank_file(camt054_returns(
                 &format!("C54-{attempt}"),
-                &[reported(&retry, "AM04")],
+                &[Reported::of(&retry, "AM04")],
                 today,
             ))
             .await;
@@ -232,7 +222,7 @@ async fn a_camt054_return_of_a_re_presentation_counts_toward_the_limit_then_dunn
 #[tokio::test]
 async fn the_same_return_in_a_pain002_and_again_in_a_camt054_applies_once() {
     let (app, collections, message_id) = collected(1).await;
-    let c = reported(&collections[0], "MS02");
+    let c = Reported::of(&collections[0], "MS02");
 
     let (_, from_pain) = app
         .post_bank_file(pain002_rejects(
@@ -259,7 +249,7 @@ async fn a_camt053_batch_booked_entry_returns_each_collection_it_holds() {
     let returns: Vec<Reported> = collections
         .iter()
         .take(2)
-        .map(|c| reported(c, "AC06"))
+        .map(|c| Reported::of(c, "AC06"))
         .collect();
 
     let (status, summary) = app
@@ -345,7 +335,7 @@ async fn a_refund_weeks_later_reopens_the_instalment_and_a_plan_in_dunning_defau
     let (_, summary) = app
         .post_bank_file(camt054_returns(
             "C54-R",
-            &[reported(&collections[0], "MD06")],
+            &[Reported::of(&collections[0], "MD06")],
             day("2027-03-15"),
         ))
         .await;
@@ -405,7 +395,7 @@ async fn a_task_is_closed_with_its_outcome_once() {
     app.post_bank_file(pain002_rejects(
         "PSR-7",
         &message_id,
-        &[reported(&collections[0], "MS02")],
+        &[Reported::of(&collections[0], "MS02")],
     ))
     .await;
     let task = app.all_items("/v1/tasks?status=open").await.remove(0);
@@ -440,7 +430,7 @@ async fn the_event_feed_pages_through_every_change_once_in_order() {
     app.post_bank_file(pain002_rejects(
         "PSR-8",
         &message_id,
-        &[reported(&collections[0], "AM04")],
+        &[Reported::of(&collections[0], "AM04")],
     ))
     .await;
 

@@ -44,6 +44,36 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// [`StoreError::Unavailable`]. Local writes take milliseconds, so five seconds means something is
 /// stuck, not busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection: every statement of this module fits, so none is
+/// compiled again on a hot path (a daily job makes several per plan).
+const STATEMENT_CACHE: usize = 96;
+/// The page cache, in KiB (SQLite's negative `cache_size`): the indexes a daily job of 100k
+/// plans walks stay in memory instead of being read again from the OS for every page.
+const CACHE_KIB: i64 = 64 * 1024;
+
+/// Statements through the connection's cache of prepared statements: compiling a statement
+/// costs more than running a small one.
+trait CachedStatements {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl CachedStatements for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
 
 /// The schema, one step per version: step `n` (from 0) takes `user_version` from `n` to `n + 1`.
 /// A step is never edited once released; a change is a new step at the end.
@@ -211,6 +241,7 @@ impl SqliteStore {
         connection
             .pragma_update(None, "synchronous", "FULL")
             .map_err(context)?;
+        tune(&connection).map_err(context)?;
         migrate(&mut connection)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
@@ -223,6 +254,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<Self, StoreError> {
         let context = |e| sqlite_error("opening an in-memory database", e);
         let mut connection = Connection::open_in_memory().map_err(context)?;
+        tune(&connection).map_err(context)?;
         migrate(&mut connection)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
@@ -257,6 +289,13 @@ impl SqliteStore {
             ))),
         }
     }
+}
+
+/// Settings of one connection that change its speed, never what it stores.
+fn tune(connection: &Connection) -> rusqlite::Result<()> {
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    connection.pragma_update(None, "temp_store", "MEMORY")
 }
 
 /// Brings the schema to [`MIGRATIONS`]`.len()`, in one immediate transaction so that two
@@ -328,7 +367,7 @@ impl CreditorStore for SqliteStore {
         let body = to_json("the creditor", creditor)?;
         self.run(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO creditors (id, body) VALUES (?1, ?2)
                      ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                     params![id, body],
@@ -343,7 +382,7 @@ impl CreditorStore for SqliteStore {
         let id = id.as_str().to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM creditors WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM creditors WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -392,7 +431,7 @@ impl PlanStore for SqliteStore {
         let id = id.0.clone();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM plans WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM plans WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -446,7 +485,7 @@ impl PlanStore for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row(
+                .query_row_cached(
                     "SELECT body FROM signing_tokens WHERE token_hash = ?1",
                     [&token_hash],
                     |row| row.get(0),
@@ -504,7 +543,7 @@ mod rows {
     pub fn insert_plan(connection: &Connection, plan: &Plan) -> Result<(), StoreError> {
         let id = &plan.id.0;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO plans (id, creditor_id, status, version, body, next_action_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -535,7 +574,7 @@ mod rows {
         };
         let expected = version_column(expected)?;
         let changed = connection
-            .execute(
+            .execute_cached(
                 "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4,
                  next_action_on = ?7 WHERE id = ?5 AND version = ?6",
                 params![
@@ -565,7 +604,7 @@ mod rows {
     ) -> Result<(), StoreError> {
         let plan_id = &token.plan_id.0;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO signing_tokens (token_hash, plan_id, expires_at, used_at, body)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -596,7 +635,7 @@ mod rows {
         let at_json = to_json("the time of use", &at)?;
         let context = |e| sqlite_error("using a signing token", e);
         let changed = connection
-            .execute(
+            .execute_cached(
                 "UPDATE signing_tokens
                  SET used_at = ?1, body = json_set(body, '$.used_at', json(?2))
                  WHERE token_hash = ?3 AND used_at IS NULL AND expires_at > ?1",
@@ -609,7 +648,7 @@ mod rows {
 
         // The write has already been refused; this read only explains why.
         let state: Option<(bool, String)> = connection
-            .query_row(
+            .query_row_cached(
                 "SELECT used_at IS NOT NULL, plan_id FROM signing_tokens WHERE token_hash = ?1",
                 [token_hash],
                 |row| Ok((row.get(0)?, row.get(1)?)),
@@ -629,7 +668,7 @@ mod rows {
     pub fn insert_mandate(connection: &Connection, mandate: &Mandate) -> Result<(), StoreError> {
         let id = &mandate.id.0;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO mandates
                  (id, creditor_id, reference, download_token_hash, version, body, expires_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -662,7 +701,7 @@ mod rows {
         };
         let expected = version_column(expected)?;
         let changed = connection
-            .execute(
+            .execute_cached(
                 "UPDATE mandates SET reference = ?1, download_token_hash = ?2, version = ?3,
                  body = ?4, expires_on = ?7 WHERE id = ?5 AND version = ?6",
                 params![
@@ -696,7 +735,7 @@ mod rows {
         let aggregate = &event.aggregate_id;
         let seq = version_column(event.seq)?;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO events (aggregate_id, seq, body) VALUES (?1, ?2, ?3)",
                 params![aggregate, seq, to_json("the event", event)?],
             )
@@ -723,7 +762,7 @@ mod rows {
     ) -> Result<(), StoreError> {
         let id = &collection.id;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO collections
                  (id, creditor_id, scheme, collection_date, status, end_to_end_id, version, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -759,7 +798,7 @@ mod rows {
             )));
         };
         let changed = connection
-            .execute(
+            .execute_cached(
                 "UPDATE collections SET collection_date = ?1, status = ?2, version = ?3,
                  body = ?4, batch_id = ?7 WHERE id = ?5 AND version = ?6",
                 params![
@@ -786,7 +825,7 @@ mod rows {
     pub fn insert_batch(connection: &Connection, batch: &Batch) -> Result<(), StoreError> {
         let id = &batch.id;
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO batches (id, creditor_id, scheme, collection_date, round, part, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -853,7 +892,7 @@ impl MandateStore for SqliteStore {
         let id = id.0.clone();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM mandates WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM mandates WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -888,7 +927,7 @@ impl MandateStore for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row(
+                .query_row_cached(
                     "SELECT body FROM mandates WHERE download_token_hash = ?1",
                     [&token_hash],
                     |row| row.get(0),
@@ -1011,7 +1050,7 @@ impl CollectionStore for SqliteStore {
         let end_to_end_id = end_to_end_id.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row(
+                .query_row_cached(
                     "SELECT body FROM collections WHERE end_to_end_id = ?1",
                     [&end_to_end_id],
                     |row| row.get(0),
@@ -1019,6 +1058,40 @@ impl CollectionStore for SqliteStore {
                 .optional()
                 .map_err(|e| sqlite_error("reading a collection by its EndToEndId", e))?;
             body.map(|body| from_json("collection", &body)).transpose()
+        })
+        .await
+    }
+
+    /// One `IN (...)` query on the unique EndToEndId index per [`MAX_PAGE_SIZE`] ids, all in
+    /// one trip to the blocking pool.
+    async fn get_collections_by_end_to_end_ids(
+        &self,
+        end_to_end_ids: &[String],
+    ) -> Result<Vec<Collection>, StoreError> {
+        if end_to_end_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let end_to_end_ids = end_to_end_ids.to_vec();
+        self.run(move |connection| {
+            let context = |e| sqlite_error("reading collections by their EndToEndIds", e);
+            let mut found = Vec::with_capacity(end_to_end_ids.len());
+            for chunk in end_to_end_ids.chunks(MAX_PAGE_SIZE as usize) {
+                let sql = format!(
+                    "SELECT id, body FROM collections WHERE end_to_end_id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let mut statement = connection.prepare_cached(&sql).map_err(context)?;
+                let rows = statement
+                    .query_map(rusqlite::params_from_iter(chunk), |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .map_err(context)?;
+                for row in rows {
+                    let (id, body) = row.map_err(context)?;
+                    found.push(from_json(&format!("collection {id}"), &body)?);
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -1043,7 +1116,7 @@ impl CollectionStore for SqliteStore {
         let id = id.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM collections WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM collections WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -1124,7 +1197,7 @@ impl CollectionStore for SqliteStore {
         let id = id.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM batches WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM batches WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -1163,7 +1236,7 @@ impl CollectionStore for SqliteStore {
         let date = collection_date.to_string();
         self.run(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT COALESCE(MAX(round), 0) FROM batches
                      WHERE creditor_id = ?1 AND scheme = ?2 AND collection_date = ?3",
                     params![creditor_id, scheme, date],
@@ -1181,7 +1254,7 @@ impl TaskStore for SqliteStore {
         let id = id.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row("SELECT body FROM tasks WHERE id = ?1", [&id], |row| {
+                .query_row_cached("SELECT body FROM tasks WHERE id = ?1", [&id], |row| {
                     row.get(0)
                 })
                 .optional()
@@ -1197,7 +1270,7 @@ impl TaskStore for SqliteStore {
         let body = to_json("the task", task)?;
         self.run(move |connection| {
             let changed = connection
-                .execute(
+                .execute_cached(
                     "UPDATE tasks SET status = 'closed', body = ?1 WHERE id = ?2 AND status = 'open'",
                     params![body, id],
                 )
@@ -1217,7 +1290,7 @@ impl TaskStore for SqliteStore {
         let body = to_json("the task", task)?;
         self.run(move |connection| {
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO tasks (id, status, body) VALUES (?1, ?2, ?3)
                      ON CONFLICT (id) DO NOTHING",
                     params![id, status, body],
@@ -1254,7 +1327,7 @@ impl IdempotencyStore for SqliteStore {
         let body = to_json("the idempotency record", record)?;
         self.run(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO idempotency_keys (key, completed, body) VALUES (?1, ?2, ?3)",
                     params![key, completed, body],
                 )
@@ -1277,7 +1350,7 @@ impl IdempotencyStore for SqliteStore {
         let key = key.to_owned();
         self.run(move |connection| {
             let body: Option<String> = connection
-                .query_row(
+                .query_row_cached(
                     "SELECT body FROM idempotency_keys WHERE key = ?1",
                     [&key],
                     |row| row.get(0),
@@ -1301,7 +1374,7 @@ impl IdempotencyStore for SqliteStore {
         let response = to_json("the stored response", response)?;
         self.run(move |connection| {
             let changed = connection
-                .execute(
+                .execute_cached(
                     "UPDATE idempotency_keys
                      SET completed = 1, body = json_set(body, '$.response', json(?1))
                      WHERE key = ?2 AND completed = 0",
@@ -1326,7 +1399,7 @@ impl IdempotencyStore for SqliteStore {
         self.run(move |connection| {
             let context = |e| sqlite_error("releasing an idempotency key", e);
             let changed = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM idempotency_keys WHERE key = ?1 AND completed = 0",
                     [&key],
                 )
@@ -1336,7 +1409,7 @@ impl IdempotencyStore for SqliteStore {
             }
             // The delete has already been decided; this read only tells the two cases apart.
             let completed: Option<bool> = connection
-                .query_row(
+                .query_row_cached(
                     "SELECT completed FROM idempotency_keys WHERE key = ?1",
                     [&key],
                     |row| row.get(0),
@@ -1360,7 +1433,7 @@ impl ApiKeyStore for SqliteStore {
         let key_hash = key_hash.to_owned();
         self.run(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO api_keys (key_hash) VALUES (?1) ON CONFLICT (key_hash) DO NOTHING",
                     [&key_hash],
                 )
@@ -1374,7 +1447,7 @@ impl ApiKeyStore for SqliteStore {
         let key_hash = key_hash.to_owned();
         self.run(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?1)",
                     [&key_hash],
                     |row| row.get(0),

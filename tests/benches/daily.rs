@@ -17,27 +17,24 @@
 //! event chains, and inserted a thousand writes per commit. Each measured run is a child process
 //! (this binary, re-executed), so its peak memory is its own; the parent reads it with `wait4`.
 //!
-//! Run with `cargo bench -p tranche-local --bench daily`; `cargo bench -p tranche-local --bench
+//! Run with `cargo bench -p tranche-tests --bench daily`; `cargo bench -p tranche-local --bench
 //! daily -- 5000 20000` runs other sizes instead.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use tranche_domain::calendar::add_target_days;
-use tranche_domain::creditor::Language;
 use tranche_domain::daily;
-use tranche_domain::events::Event;
-use tranche_domain::mandate::{self, Mandate, MandateId};
-use tranche_domain::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
-use tranche_domain::ports::{Ports, Write};
-use tranche_domain::secrets;
-use tranche_domain::signing::{self, Links, RequestOrigin, SigningForm, SigningOutcome};
+use tranche_domain::plan::{InstalmentStatus, PlanStatus};
+use tranche_domain::ports::Write;
 use tranche_domain::use_cases;
 use tranche_local::host;
+use tranche_tests::bench::{
+    ChildRun, CopyIds, RESULT_PREFIX, child_args, clone_signed, fixture, links, print_machine,
+    run_child, sign_one_plan,
+};
 
 /// Plan counts measured when none are given on the command line.
 const SIZES: [usize; 3] = [10_000, 30_000, 100_000];
@@ -48,15 +45,13 @@ const TARGET: Duration = Duration::from_secs(10);
 const TARGET_PLANS: usize = 100_000;
 /// The day the plans are created and signed on.
 const SIGNED_ON: (i32, u32, u32) = (2027, 1, 4);
-/// What a child process prints before its result, so the parent finds it.
-const RESULT_PREFIX: &str = "result: ";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(at) = args.iter().position(|a| a == "--child") {
-        child(&args[at + 1..]);
+    if let Some(args) = child_args() {
+        child(&args);
         return;
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         SIZES.to_vec()
@@ -64,39 +59,12 @@ fn main() {
         sizes
     };
 
-    // The machine is shared: a load above its cores stretches the wall times, not the CPU times.
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "{} cores, load average {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    print_machine();
     let mut firsts = Vec::new();
     for &n in &sizes {
         firsts.push((n, measure(n)));
     }
     summarise(&firsts);
-}
-
-/// What one child process did, as it reported it and as `wait4` saw it.
-struct ChildRun {
-    result: Value,
-    max_rss_kib: i64,
-    /// User and system CPU time of the whole child (opening the store included), which, unlike
-    /// the wall time, other work on the machine hardly changes.
-    cpu_seconds: (f64, f64),
-}
-
-impl ChildRun {
-    fn cpu(&self) -> String {
-        format!(
-            "CPU {:.2} s user + {:.2} s system",
-            self.cpu_seconds.0, self.cpu_seconds.1
-        )
-    }
 }
 
 /// Sets up `n` plans and runs the three days on them; answers the first day's run.
@@ -204,56 +172,6 @@ fn summarise(firsts: &[(usize, ChildRun)]) {
     }
 }
 
-/// Runs this binary again with `--child` and `args`; answers its result line and its peak
-/// memory.
-// The child is reaped by `wait4`, not `Child::wait`, which would drop its resource usage.
-#[allow(clippy::zombie_processes)]
-fn run_child(args: &[&str]) -> ChildRun {
-    let mut child = Command::new(std::env::current_exe().expect("the bench binary's path"))
-        .arg("--child")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the bench binary starts again");
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .expect("a piped stdout")
-        .read_to_string(&mut output)
-        .expect("the child's output");
-
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value, and `wait4` writes into both out-pointers,
-    // which point to live locals.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(
-        waited,
-        pid,
-        "wait4 failed: {}",
-        std::io::Error::last_os_error()
-    );
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child {args:?} failed with status {status}"
-    );
-
-    let line = output
-        .lines()
-        .find_map(|l| l.strip_prefix(RESULT_PREFIX))
-        .unwrap_or_else(|| panic!("child {args:?} printed no result: {output}"));
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    ChildRun {
-        result: serde_json::from_str(line).expect("a JSON result"),
-        // Linux reports `ru_maxrss` in KiB.
-        max_rss_kib: usage.ru_maxrss,
-        cpu_seconds: (seconds(usage.ru_utime), seconds(usage.ru_stime)),
-    }
-}
-
 /// The child's side: `setup <plans> <data>` or `run <day> <data>`.
 fn child(args: &[String]) {
     let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
@@ -267,21 +185,6 @@ fn child(args: &[String]) {
         _ => panic!("unknown child arguments {args:?}"),
     };
     println!("{RESULT_PREFIX}{result}");
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../../tests/fixtures/api/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
-}
-
-fn links() -> Links {
-    Links {
-        public_url: "http://127.0.0.1:8080".to_owned(),
-        mail_from: host::DEFAULT_MAIL_FROM.to_owned(),
-    }
 }
 
 /// Runs the daily job for `day` on the data folder and answers its report.
@@ -353,16 +256,11 @@ async fn set_up(data: &Path, n: usize) -> Value {
 
     let mut writes = Vec::with_capacity(WRITES_PER_COMMIT + 8);
     for _ in 1..n {
-        let (copy, copy_mandate, events) = clone_signed(
-            &creditor.mandate_reference_prefix,
-            &plan,
-            &mandate,
-            &plan_events,
-            &mandate_events,
-        );
-        writes.push(Write::InsertPlan(copy));
-        writes.push(Write::InsertMandate(copy_mandate));
-        writes.extend(events.into_iter().map(Write::AppendEvent));
+        let ids = CopyIds::fresh(&creditor.mandate_reference_prefix);
+        let copy = clone_signed(&ids, &plan, &mandate, &plan_events, &mandate_events, &[]);
+        writes.push(Write::InsertPlan(copy.plan));
+        writes.push(Write::InsertMandate(copy.mandate));
+        writes.extend(copy.events.into_iter().map(Write::AppendEvent));
         if writes.len() >= WRITES_PER_COMMIT {
             ports.transactions.commit(&writes).await.expect("a commit");
             writes.clear();
@@ -379,155 +277,4 @@ async fn set_up(data: &Path, n: usize) -> Value {
         "settlement_day": add_target_days(due, creditor.settlement_days),
         "max_per_file": creditor.max_transactions_per_file,
     })
-}
-
-/// Creates a 12-month plan and signs its mandate through the use cases, as a debtor would;
-/// answers them as stored.
-async fn sign_one_plan(ports: &Ports, links: &Links) -> (Plan, Mandate) {
-    let mut body = fixture("plan-monthly-consumer.json");
-    body["count"] = json!(12);
-    let created = use_cases::create_plan(ports, &body, &links.public_url)
-        .await
-        .expect("the plan");
-    let token = created
-        .signing_url
-        .rsplit('/')
-        .next()
-        .expect("a token in the link");
-    let session = signing::open_signing_link(ports, token)
-        .await
-        .expect("the signing link")
-        .expect("a working link");
-    let language = Language::De;
-    let document = signing::mandate_document(
-        &session.creditor,
-        &session.plan,
-        &session.mandate,
-        None,
-        language,
-    );
-    let form = SigningForm {
-        name: "Jörg Müller".to_owned(),
-        street: "Lindenallee".to_owned(),
-        building: "3".to_owned(),
-        postcode: "50667".to_owned(),
-        town: "Köln".to_owned(),
-        country: "DE".to_owned(),
-        iban: "de89 3704 0044 0532 0130 00".to_owned(),
-        bic: String::new(),
-        signature_name: "Jörg Müller".to_owned(),
-        accept: true,
-        document: document.sha256(),
-        ..SigningForm::default()
-    };
-    let origin = RequestOrigin {
-        ip_address: "192.0.2.10".to_owned(),
-        user_agent: "tranche-bench".to_owned(),
-    };
-    let outcome = signing::submit_signature(ports, &session, &form, &origin, language, links)
-        .await
-        .expect("the signature");
-    assert!(
-        matches!(outcome, SigningOutcome::Signed { .. }),
-        "not signed: {outcome:?}"
-    );
-
-    let plan = ports
-        .plans
-        .get_plan(&created.plan.id)
-        .await
-        .expect("the plan")
-        .expect("a stored plan");
-    let mandate_id = MandateId(plan.mandate_id.clone().expect("a mandate"));
-    let mandate = ports
-        .mandates
-        .get_mandate(&mandate_id)
-        .await
-        .expect("the mandate")
-        .expect("a stored mandate");
-    (plan, mandate)
-}
-
-/// A copy of a signed plan and its mandate with fresh ids, a fresh mandate reference and
-/// download link, the signed document's hash recomputed, and both event chains rebuilt for the
-/// new ids: rows as a real signing would have left them.
-fn clone_signed(
-    reference_prefix: &str,
-    plan: &Plan,
-    mandate: &Mandate,
-    plan_events: &[Event],
-    mandate_events: &[Event],
-) -> (Plan, Mandate, Vec<Event>) {
-    let plan_id = secrets::random_id("pln");
-    let mandate_id = secrets::random_id("mnd");
-    let reference = mandate::new_reference(reference_prefix);
-
-    let mut copy_mandate = mandate.clone();
-    copy_mandate.id = MandateId(mandate_id.clone());
-    copy_mandate.plan_id = PlanId(plan_id.clone());
-    copy_mandate.reference = reference.clone();
-    copy_mandate.document_key = mandate
-        .document_key
-        .as_ref()
-        .map(|key| key.replace(&mandate.id.0, &mandate_id));
-    copy_mandate.download_token_hash = Some(secrets::sha256_hex(secrets::random_token()));
-    let mut document_sha256 = None;
-    if let Some(document) = copy_mandate.document.as_mut() {
-        for field in &mut document.fields {
-            if field.value == mandate.reference {
-                field.value = reference.clone();
-            }
-        }
-        let sha256 = document.sha256();
-        if let Some(fingerprint) = document.fingerprint.as_mut() {
-            fingerprint.value = sha256.clone();
-        }
-        document_sha256 = Some(sha256);
-    }
-    if let (Some(signature), Some(sha256)) = (copy_mandate.signature.as_mut(), &document_sha256) {
-        signature.document_sha256 = sha256.clone();
-    }
-
-    let mut renames = vec![
-        (plan.id.0.clone(), plan_id.clone()),
-        (mandate.id.0.clone(), mandate_id.clone()),
-        (mandate.reference.clone(), reference),
-    ];
-    if let (Some(old), Some(new)) = (&mandate.signature, &document_sha256) {
-        renames.push((old.document_sha256.clone(), new.clone()));
-    }
-    let mut events = rechain(plan_events, &plan_id, &renames);
-    let mut copy = plan.clone();
-    copy.id = PlanId(plan_id);
-    copy.mandate_id = Some(mandate_id.clone());
-    copy.event_head = events.last().map(Event::head);
-    events.extend(rechain(mandate_events, &mandate_id, &renames));
-    (copy, copy_mandate, events)
-}
-
-/// The events of one aggregate again, for another aggregate id, with the ids and references in
-/// their data renamed, chained anew.
-fn rechain(events: &[Event], aggregate_id: &str, renames: &[(String, String)]) -> Vec<Event> {
-    let mut chain: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        let mut data = event.data.clone();
-        if let Some(fields) = data.as_object_mut() {
-            for value in fields.values_mut() {
-                if let Some((_, new)) = renames.iter().find(|(old, _)| value.as_str() == Some(old))
-                {
-                    *value = Value::String(new.clone());
-                }
-            }
-        }
-        let next = Event::after(
-            chain.last().map(Event::head).as_ref(),
-            aggregate_id,
-            &event.kind,
-            event.at,
-            &event.actor,
-            data,
-        );
-        chain.push(next);
-    }
-    chain
 }
