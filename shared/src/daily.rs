@@ -18,7 +18,7 @@
 //! crash, creates nothing twice. Pre-notifications are sent before that transaction: a crash in
 //! between sends a notice twice, never not at all.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
@@ -141,25 +141,46 @@ pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseC
             .plans
             .plans_due_by(day, after.as_deref(), PAGE)
             .await?;
+        // The page's mandates in one read. A mandate that a plan's work changes is built on
+        // by the next plan that shares it only after that work is committed, so one group
+        // never writes a mandate twice.
+        let mandate_ids: Vec<MandateId> = page
+            .items
+            .iter()
+            .filter_map(|plan| plan.mandate_id.clone().map(MandateId))
+            .collect();
+        let mut mandates: HashMap<String, Mandate> = ports
+            .mandates
+            .get_mandates(&mandate_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id.0.clone(), m))
+            .collect();
         let mut works = Vec::with_capacity(page.items.len());
+        let mut written_mandates: HashSet<String> = HashSet::new();
         for plan in &page.items {
-            works.push(process_plan(ports, links, plan, day, &mut creditors, &mut report).await?);
-        }
-        for work in commit_grouped(ports, works).await? {
-            report.collections_created += work.collections_created;
-            touched.extend(work.touched);
-            if work.stopped {
-                report.plans_stopped += 1;
-            }
-            if work.defaulted {
-                report.plans_defaulted += 1;
-            }
-            if let Some(task) = work.task
-                && ports.tasks.open_task(&task).await?
+            if let Some(id) = &plan.mandate_id
+                && written_mandates.contains(id)
             {
-                report.tasks_opened += 1;
+                let committed = commit_grouped(ports, std::mem::take(&mut works)).await?;
+                finish_works(ports, committed, &mut touched, &mut report).await?;
+                written_mandates.clear();
+                match ports.mandates.get_mandate(&MandateId(id.clone())).await? {
+                    Some(fresh) => mandates.insert(id.clone(), fresh),
+                    None => mandates.remove(id),
+                };
             }
+            let mandate = plan.mandate_id.as_ref().and_then(|id| mandates.get(id));
+            let work = process_plan(ports, links, plan, mandate, day, &mut creditors, &mut report)
+                .await?;
+            written_mandates.extend(work.writes.iter().filter_map(|w| match w {
+                Write::UpdateMandate(m) => Some(m.id.0.clone()),
+                _ => None,
+            }));
+            works.push(work);
         }
+        let committed = commit_grouped(ports, works).await?;
+        finish_works(ports, committed, &mut touched, &mut report).await?;
         match page.next {
             Some(next) => after = Some(next),
             None => break,
@@ -307,6 +328,31 @@ struct PlanWork {
 /// instead of per plan.
 const GROUP: usize = 250;
 
+/// Counts committed works in the report, notes the batches they touched and opens their tasks.
+async fn finish_works(
+    ports: &Ports,
+    committed: Vec<PlanWork>,
+    touched: &mut BTreeSet<(String, String, NaiveDate)>,
+    report: &mut DailyReport,
+) -> Result<(), UseCaseError> {
+    for work in committed {
+        report.collections_created += work.collections_created;
+        touched.extend(work.touched);
+        if work.stopped {
+            report.plans_stopped += 1;
+        }
+        if work.defaulted {
+            report.plans_defaulted += 1;
+        }
+        if let Some(task) = work.task
+            && ports.tasks.open_task(&task).await?
+        {
+            report.tasks_opened += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Commits the works in groups ([`group_commit`]); a plan whose own writes fail their
 /// conditions was changed by another run meanwhile: what that run did stands, and the plan is
 /// looked at again on the next run. Answers the committed works.
@@ -419,10 +465,14 @@ fn remittance(plan: &Plan, seq: u32) -> String {
     text
 }
 
+/// What the morning brings for one plan, built on `mandate` (its mandate as stored, when it has
+/// one).
+#[allow(clippy::too_many_arguments)]
 async fn process_plan(
     ports: &Ports,
     links: &Links,
     plan: &Plan,
+    mandate: Option<&Mandate>,
     day: NaiveDate,
     creditors: &mut CreditorCache,
     report: &mut DailyReport,
@@ -445,13 +495,7 @@ async fn process_plan(
         return default_if_due(ports, links, &creditor, plan, day, work).await;
     }
 
-    let mandate = match &plan.mandate_id {
-        Some(id) => ports.mandates.get_mandate(&MandateId(id.clone())).await?,
-        None => None,
-    };
-    let usable = mandate
-        .as_ref()
-        .filter(|m| m.status.is_usable() && m.debtor.is_some());
+    let usable = mandate.filter(|m| m.status.is_usable() && m.debtor.is_some());
     let Some(mandate) = usable else {
         // No collection without a usable mandate: the plan says why, the creditor is told.
         let status = mandate.map_or("missing", |m| m.status.as_str());

@@ -49,6 +49,10 @@ pub trait PlanStore: Send + Sync {
     /// plan id or the token hash exists already.
     async fn insert_plan(&self, plan: &Plan, token: &SigningToken) -> Result<(), StoreError>;
     async fn get_plan(&self, id: &PlanId) -> Result<Option<Plan>, StoreError>;
+    /// The plans with these ids, each once however often its id is given, in no particular
+    /// order; ids that name no plan are left out. How a job that works through many plans reads
+    /// them without one store call each; an adapter may split a long list into several reads.
+    async fn get_plans(&self, ids: &[PlanId]) -> Result<Vec<Plan>, StoreError>;
     /// Replaces a plan whose stored version is `plan.version - 1` (the caller bumps the
     /// version); `ConditionFailed` when it is not, so a concurrent change is never lost.
     async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError>;
@@ -75,6 +79,8 @@ pub trait PlanStore: Send + Sync {
 #[async_trait]
 pub trait MandateStore: Send + Sync {
     async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError>;
+    /// The mandates with these ids, as [`PlanStore::get_plans`] answers plans.
+    async fn get_mandates(&self, ids: &[MandateId]) -> Result<Vec<Mandate>, StoreError>;
     /// Mandates in use whose expiry date (36 months after their last collection, or their
     /// signature) is on or before `day`, in id order.
     async fn mandates_expiring_by(

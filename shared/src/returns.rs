@@ -152,9 +152,13 @@ pub async fn apply_report(
         group: Vec::new(),
         group_keys: HashSet::new(),
         group_limit: 1,
+        plans: HashMap::new(),
     };
     for (chunk_index, chunk) in items.chunks(LOOKUP_CHUNK).enumerate() {
+        // What is read ahead must not be older than what waits for its commit.
+        run.commit_group().await?;
         let known = run.collections_by_end_to_end_id(chunk).await?;
+        run.read_plans_of(known.values()).await?;
         for (offset, item) in chunk.iter().enumerate() {
             run.apply_item(item, chunk_index * LOOKUP_CHUNK + offset, &known)
                 .await?;
@@ -335,6 +339,9 @@ struct ReportRun<'a> {
     group_keys: HashSet<String>,
     /// How many changes the group takes before it is committed.
     group_limit: usize,
+    /// Plans read ahead for a chunk of items, each taken by the first change built on it: a
+    /// later change to the same plan reads it again, after the group that changed it.
+    plans: HashMap<PlanId, Plan>,
 }
 
 /// One item's change to one collection: its writes, and what follows their commit.
@@ -562,6 +569,29 @@ impl<'a> ReportRun<'a> {
         Ok(())
     }
 
+    /// Reads the plans of `collections` in one store call, for [`Self::plan`].
+    async fn read_plans_of(
+        &mut self,
+        collections: impl Iterator<Item = &Collection>,
+    ) -> Result<(), UseCaseError> {
+        let ids: Vec<PlanId> = collections.map(|c| c.plan_id.clone()).collect();
+        self.plans.clear();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let plans = self.ports.plans.get_plans(&ids).await?;
+        self.plans = plans.into_iter().map(|p| (p.id.clone(), p)).collect();
+        Ok(())
+    }
+
+    /// The plan as read ahead for this chunk, or as stored now when it was taken already.
+    async fn plan(&mut self, id: &PlanId) -> Result<Option<Plan>, UseCaseError> {
+        match self.plans.remove(id) {
+            Some(plan) => Ok(Some(plan)),
+            None => Ok(self.ports.plans.get_plan(id).await?),
+        }
+    }
+
     async fn creditor(&mut self, id: &CreditorId) -> Result<Option<Arc<Creditor>>, UseCaseError> {
         if let Some(found) = self.creditors.get(id) {
             return Ok(found.clone());
@@ -619,7 +649,7 @@ impl<'a> ReportRun<'a> {
         let Some(creditor) = self.creditor(&collection.creditor_id).await? else {
             return Ok(Prepared::Nothing);
         };
-        let Some(mut plan) = ports.plans.get_plan(&collection.plan_id).await? else {
+        let Some(mut plan) = self.plan(&collection.plan_id).await? else {
             return Ok(Prepared::Nothing);
         };
         let class = reason_codes::class_of(item.reason_code.as_deref());

@@ -38,7 +38,8 @@
 //! - a refused commit leaves nothing behind, not even a claim on a key: the ids, the mandate
 //!   reference and the token hash it would have taken are free for a corrected retry;
 //! - collections looked up by a list of EndToEndIds come back once each, also when the list
-//!   names one twice or is longer than a page (500 ids).
+//!   names one twice or is longer than a page (500 ids); plans and mandates read by a list of
+//!   ids likewise.
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -164,6 +165,7 @@ macro_rules! store_conformance_tests {
             an_expired_or_unknown_signing_token_fails_a_commit_and_rolls_it_back,
             concurrent_signature_commits_with_one_token_let_exactly_one_win,
             collections_are_found_by_their_end_to_end_ids_each_once,
+            plans_and_mandates_are_read_by_their_ids_each_once,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -1988,4 +1990,71 @@ pub async fn collections_are_found_by_their_end_to_end_ids_each_once(stores: &St
     );
     assert_eq!(from_long, [stored[1].clone()]);
     assert!(from_none.is_empty());
+}
+
+/// `get_plans` and `get_mandates` answer the stored rows the list names, each once even when
+/// named twice, leave unknown ids out, read a list longer than a page whole, and answer nothing
+/// for an empty list.
+pub async fn plans_and_mandates_are_read_by_their_ids_each_once(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let plans: Vec<Plan> = (0..3)
+        .map(|_| plan(&unique_plan_id(), &creditor_id, PlanStatus::Active))
+        .collect();
+    let mandates: Vec<Mandate> = plans
+        .iter()
+        .map(|p| mandate(&unique_mandate_id(), &creditor_id, &p.id))
+        .collect();
+    for p in &plans {
+        stores
+            .plans
+            .insert_plan(p, &signing_token(p))
+            .await
+            .unwrap();
+    }
+    let inserts: Vec<Write> = mandates.iter().cloned().map(Write::InsertMandate).collect();
+    stores.transactions.commit(&inserts).await.unwrap();
+    let mut long_plans: Vec<PlanId> = (0..600).map(|_| unique_plan_id()).collect();
+    long_plans.push(plans[1].id.clone());
+    let mut long_mandates: Vec<_> = (0..600).map(|_| unique_mandate_id()).collect();
+    long_mandates.push(mandates[1].id.clone());
+
+    let mut named_plans = stores
+        .plans
+        .get_plans(&[
+            plans[0].id.clone(),
+            unique_plan_id(),
+            plans[2].id.clone(),
+            plans[0].id.clone(),
+        ])
+        .await
+        .unwrap();
+    let mut named_mandates = stores
+        .mandates
+        .get_mandates(&[
+            mandates[2].id.clone(),
+            mandates[0].id.clone(),
+            unique_mandate_id(),
+            mandates[2].id.clone(),
+        ])
+        .await
+        .unwrap();
+    named_plans.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+    named_mandates.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+    let mut expected_plans = vec![plans[0].clone(), plans[2].clone()];
+    expected_plans.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+    let mut expected_mandates = vec![mandates[0].clone(), mandates[2].clone()];
+    expected_mandates.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+
+    assert_eq!(named_plans, expected_plans);
+    assert_eq!(named_mandates, expected_mandates);
+    assert_eq!(
+        stores.plans.get_plans(&long_plans).await.unwrap(),
+        [plans[1].clone()]
+    );
+    assert_eq!(
+        stores.mandates.get_mandates(&long_mandates).await.unwrap(),
+        [mandates[1].clone()]
+    );
+    assert!(stores.plans.get_plans(&[]).await.unwrap().is_empty());
+    assert!(stores.mandates.get_mandates(&[]).await.unwrap().is_empty());
 }

@@ -427,6 +427,12 @@ impl PlanStore for SqliteStore {
         .await
     }
 
+    async fn get_plans(&self, ids: &[PlanId]) -> Result<Vec<Plan>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.run(move |connection| rows_by_keys(connection, "plans", "id", &keys))
+            .await
+    }
+
     async fn get_plan(&self, id: &PlanId) -> Result<Option<Plan>, StoreError> {
         let id = id.0.clone();
         self.run(move |connection| {
@@ -888,6 +894,12 @@ impl TransactionalStore for SqliteStore {
 
 #[async_trait]
 impl MandateStore for SqliteStore {
+    async fn get_mandates(&self, ids: &[MandateId]) -> Result<Vec<Mandate>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.run(move |connection| rows_by_keys(connection, "mandates", "id", &keys))
+            .await
+    }
+
     async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError> {
         let id = id.0.clone();
         self.run(move |connection| {
@@ -1023,6 +1035,39 @@ fn page_of<T: DeserializeOwned>(
     })
 }
 
+/// The bodies of the rows of `table` whose `column` (a unique key) is one of `keys`, one
+/// `IN (...)` query per [`MAX_PAGE_SIZE`] keys, all in one trip to the blocking pool; a key
+/// given twice answers its row once.
+fn rows_by_keys<T: DeserializeOwned>(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    keys: &[String],
+) -> Result<Vec<T>, StoreError> {
+    let context = |e| sqlite_error(&format!("reading {table} by {column}"), e);
+    let mut keys = keys.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(MAX_PAGE_SIZE as usize) {
+        let sql = format!(
+            "SELECT {column}, body FROM {table} WHERE {column} IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut statement = connection.prepare_cached(&sql).map_err(context)?;
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(chunk), |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(context)?;
+        for row in rows {
+            let (key, body) = row.map_err(context)?;
+            found.push(from_json(&format!("{table} {key}"), &body)?);
+        }
+    }
+    Ok(found)
+}
+
 /// Appends `AND id > ?` for a cursor and `ORDER BY id LIMIT ?` (the limit bound last, by
 /// [`page_of`]) to a query.
 fn with_cursor(mut sql: String, values: &mut Vec<Value>, after: Option<&str>) -> String {
@@ -1062,36 +1107,13 @@ impl CollectionStore for SqliteStore {
         .await
     }
 
-    /// One `IN (...)` query on the unique EndToEndId index per [`MAX_PAGE_SIZE`] ids, all in
-    /// one trip to the blocking pool.
     async fn get_collections_by_end_to_end_ids(
         &self,
         end_to_end_ids: &[String],
     ) -> Result<Vec<Collection>, StoreError> {
-        if end_to_end_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let end_to_end_ids = end_to_end_ids.to_vec();
+        let keys = end_to_end_ids.to_vec();
         self.run(move |connection| {
-            let context = |e| sqlite_error("reading collections by their EndToEndIds", e);
-            let mut found = Vec::with_capacity(end_to_end_ids.len());
-            for chunk in end_to_end_ids.chunks(MAX_PAGE_SIZE as usize) {
-                let sql = format!(
-                    "SELECT id, body FROM collections WHERE end_to_end_id IN ({})",
-                    vec!["?"; chunk.len()].join(", ")
-                );
-                let mut statement = connection.prepare_cached(&sql).map_err(context)?;
-                let rows = statement
-                    .query_map(rusqlite::params_from_iter(chunk), |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                    })
-                    .map_err(context)?;
-                for row in rows {
-                    let (id, body) = row.map_err(context)?;
-                    found.push(from_json(&format!("collection {id}"), &body)?);
-                }
-            }
-            Ok(found)
+            rows_by_keys(connection, "collections", "end_to_end_id", &keys)
         })
         .await
     }
