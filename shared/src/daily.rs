@@ -103,7 +103,8 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
             .dunning_since
             .map(|since| since + Days::new(u64::from(creditor.dunning.default_after_days)));
     }
-    if plan.status != PlanStatus::Active {
+    let held_from = held_from(plan);
+    if plan.status != PlanStatus::Active && held_from.is_none() {
         return None;
     }
     plan.instalments
@@ -112,7 +113,7 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
             matches!(
                 i.status,
                 InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
-            )
+            ) && held_from.is_none_or(|from| i.due_date < from)
         })
         .map(|i| match i.notified_on {
             Some(_) => collection_day(i.due_date, creditor.lead_days),
@@ -120,6 +121,15 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
                 .min(collection_day(i.due_date, creditor.lead_days)),
         })
         .min()
+}
+
+/// The first due date an open-ended pause holds: a `paused` plan still collects what falls
+/// before its pause, and nothing from it on until it is resumed.
+fn held_from(plan: &Plan) -> Option<NaiveDate> {
+    match (plan.status, plan.pause) {
+        (PlanStatus::Paused, Some(pause)) => Some(pause.from),
+        _ => None,
+    }
 }
 
 /// Runs the whole job for the clock's today.
@@ -521,7 +531,8 @@ async fn process_plan(
         if !matches!(
             instalment.status,
             InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
-        ) {
+        ) || held_from(&plan).is_some_and(|from| instalment.due_date >= from)
+        {
             continue;
         }
         let mut due = instalment.due_date;

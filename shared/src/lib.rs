@@ -12,6 +12,9 @@
 //! - [`schedule`]: plan maths, from a total and terms to dated instalments.
 //! - [`compliance`]: the consumer-credit rule table a consumer plan is assessed against.
 //! - [`creditor`], [`plan`], [`mandate`], [`collection`]: the aggregates (and batches, tasks).
+//! - [`plan_actions`]: pause, resume, skip, reschedule, payments outside, payoff and cancel, as
+//!   pure functions that keep the money invariant.
+//! - [`plan_changes`]: plan actions on the ports: stored, recorded as events, mailed.
 //! - [`events`]: the append-only, hash-chained event log.
 //! - [`document`]: the mandate document that is shown, hashed as evidence and sent as PDF.
 //! - [`requests`]: the operator's JSON requests, checked field by field.
@@ -46,6 +49,8 @@ pub mod mandate;
 pub mod money;
 pub mod pain008;
 pub mod plan;
+pub mod plan_actions;
+pub mod plan_changes;
 pub mod ports;
 pub mod reason_codes;
 pub mod requests;

@@ -194,4 +194,16 @@ pub struct Plan {
     pub event_head: Option<crate::events::EventHead>,
     /// Optimistic-lock version: 1 on creation, +1 on every stored change.
     pub version: u64,
+    /// Money the creditor received outside direct debit (a bank transfer, cash), part of the
+    /// money invariant (`plan_actions::balance`).
+    #[serde(default)]
+    pub received_outside: Vec<crate::plan_actions::OutsidePayment>,
+    /// The pause agreed last, when there is one: an open pause (no `until`) holds the
+    /// instalments due from `from` on while the plan is `paused`.
+    #[serde(default)]
+    pub pause: Option<crate::plan_actions::Pause>,
+    /// How many changes the debtor made through self-service, counted against the creditor's
+    /// limit per plan.
+    #[serde(default)]
+    pub self_service_changes: u32,
 }

@@ -265,6 +265,9 @@ pub async fn create_plan(
         updated_at: now,
         event_head: None,
         version: 1,
+        received_outside: Vec::new(),
+        pause: None,
+        self_service_changes: 0,
     };
     let token = secrets::random_token();
     let signing_token = SigningToken {
