@@ -15,13 +15,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tranche_domain::error::StoreError;
+use tranche_domain::error::{FieldError, StoreError};
 use tranche_domain::plan::Plan;
+use tranche_domain::plan_changes;
 use tranche_domain::ports::{IdempotencyRecord, StoredResponse};
 use tranche_domain::secrets::sha256_hex;
+use tranche_domain::signing::Links;
 use tranche_domain::use_cases;
 use tranche_http::problem::Problem;
-use tranche_http::{ApiState, json_response, parse_json, require_api_key};
+use tranche_http::{ApiState, json_response, operator_actor, parse_json, require_api_key};
 
 /// The operator API for creditors, plans, and the reads of collections, batch files and tasks
 /// (`/v1/...`, bearer-key authenticated). It has no
@@ -32,6 +34,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/plans/preview", post(preview_plan))
         .route("/v1/plans", post(create_plan).get(list_plans))
         .route("/v1/plans/{id}", get(get_plan))
+        .route("/v1/plans/{id}/events", get(plan_history))
+        .route("/v1/plans/{id}/pause", post(pause_plan))
+        .route("/v1/plans/{id}/resume", post(resume_plan))
+        .route("/v1/plans/{id}/reschedule", post(reschedule_plan))
+        .route("/v1/plans/{id}/payments", post(record_payment))
+        .route("/v1/plans/{id}/payoff", post(pay_off_plan))
+        .route("/v1/plans/{id}/cancel", post(cancel_plan))
+        .route(
+            "/v1/plans/{id}/instalments/{seq}/skip",
+            post(skip_instalment),
+        )
         .route("/v1/collections", get(list_collections))
         .route("/v1/batches", get(list_batches))
         .route("/v1/batches/{id}", get(get_batch))
@@ -75,11 +88,14 @@ async fn preview_plan(State(state): State<ApiState>, body: Bytes) -> Result<Resp
     Ok(json_response(StatusCode::OK, &json!(preview)))
 }
 
-/// The JSON form of a plan; `signing_url` only right after creation.
+/// The JSON form of a plan with its money `balance`; `signing_url` only right after creation.
 fn plan_json(plan: &Plan, signing_url: Option<&str>) -> Value {
     let mut value = json!(plan);
-    if let (Some(url), Some(map)) = (signing_url, value.as_object_mut()) {
-        map.insert("signing_url".into(), json!(url));
+    if let Some(map) = value.as_object_mut() {
+        map.insert("balance".into(), json!(plan_changes::balance_view(plan)));
+        if let Some(url) = signing_url {
+            map.insert("signing_url".into(), json!(url));
+        }
     }
     value
 }
@@ -404,4 +420,126 @@ async fn event_feed(
         StatusCode::OK,
         &json!({"events": events, "next": next.to_string()}),
     ))
+}
+
+/// `?dry_run=true` on a plan action.
+#[derive(Debug, Deserialize)]
+struct ActionQuery {
+    dry_run: Option<String>,
+}
+
+/// One plan action: the body read (an empty body is `{}`), the change applied by the domain,
+/// stored on the condition that the plan's version has not moved (and, with `If-Match`, that
+/// it is the version given), and the plan answered with what changed. With `?dry_run=true`
+/// nothing is stored or sent: the answer is the calendar the change would give.
+async fn plan_action(
+    state: ApiState,
+    id: String,
+    kind: &'static str,
+    seq: Option<String>,
+    query: ActionQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let mut errors = Vec::new();
+    let dry_run = match query.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("dry_run", "must be true or false"));
+            false
+        }
+    };
+    let expected_version = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let parsed = value
+                .to_str()
+                .ok()
+                .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+                .and_then(|v| v.parse::<u64>().ok());
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "If-Match",
+                    "must be the plan's version as a whole number, e.g. \"3\"",
+                ));
+            }
+            parsed
+        }
+    };
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_json(&body)?
+    };
+    let links = Links {
+        public_url: state.public_url.clone(),
+        mail_from: state.mail_from.clone(),
+    };
+    let outcome = plan_changes::change_plan(
+        &state.ports,
+        &links,
+        &id,
+        kind,
+        seq.as_deref(),
+        &body,
+        &operator_actor(&headers),
+        dry_run,
+        expected_version,
+    )
+    .await?;
+    let mut value = plan_json(&outcome.plan, None);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("changed".into(), json!(outcome.changed));
+        map.insert("dry_run".into(), json!(outcome.dry_run));
+    }
+    let mut response = json_response(StatusCode::OK, &value);
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.plan.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+macro_rules! plan_action_handler {
+    ($name:ident, $kind:literal) => {
+        async fn $name(
+            State(state): State<ApiState>,
+            Path(id): Path<String>,
+            Query(query): Query<ActionQuery>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, Problem> {
+            plan_action(state, id, $kind, None, query, headers, body).await
+        }
+    };
+}
+
+plan_action_handler!(pause_plan, "pause");
+plan_action_handler!(resume_plan, "resume");
+plan_action_handler!(reschedule_plan, "reschedule");
+plan_action_handler!(record_payment, "payments");
+plan_action_handler!(pay_off_plan, "payoff");
+plan_action_handler!(cancel_plan, "cancel");
+
+async fn skip_instalment(
+    State(state): State<ApiState>,
+    Path((id, seq)): Path<(String, String)>,
+    Query(query): Query<ActionQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    plan_action(state, id, "skip", Some(seq), query, headers, body).await
+}
+
+/// `GET /v1/plans/{id}/events`: the plan's history, oldest first, each change with its actor
+/// and its reason.
+async fn plan_history(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let events = plan_changes::plan_history(&state.ports, &id).await?;
+    Ok(json_response(StatusCode::OK, &json!({"events": events})))
 }
