@@ -4,8 +4,6 @@
 //! bank receives read back to check what was really collected, every file validated against
 //! the ISO schema.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use tranche_domain::pain008::Pain008Version;
