@@ -705,6 +705,8 @@ async fn send_notice(
         .debtor
         .as_ref()
         .map_or(plan.debtor.name.as_str(), |d| d.name.as_str());
+    let self_service =
+        crate::self_service::link_line(ports, links, &plan.id, language).await;
     let email = Email {
         from: links.mail_from.clone(),
         to: vec![mandate.debtor_email.clone()],
@@ -729,7 +731,7 @@ async fn send_notice(
                 ("reference", &mandate.reference),
                 ("creditor_identifier", creditor.creditor_identifier.as_str()),
             ],
-        ),
+        ) + &self_service,
         html_body: None,
         attachments: Vec::new(),
     };

@@ -15,6 +15,8 @@
 //! - [`plan_actions`]: pause, resume, skip, reschedule, payments outside, payoff and cancel, as
 //!   pure functions that keep the money invariant.
 //! - [`plan_changes`]: plan actions on the ports: stored, recorded as events, mailed.
+//! - [`self_service`]: the debtor's self-service link and page requests, within the creditor's
+//!   limits or as a task for the creditor.
 //! - [`events`]: the append-only, hash-chained event log.
 //! - [`document`]: the mandate document that is shown, hashed as evidence and sent as PDF.
 //! - [`requests`]: the operator's JSON requests, checked field by field.
@@ -57,5 +59,6 @@ pub mod requests;
 pub mod returns;
 pub mod schedule;
 pub mod secrets;
+pub mod self_service;
 pub mod signing;
 pub mod use_cases;

@@ -157,6 +157,18 @@ pub struct SigningToken {
     pub mandate_id: Option<String>,
 }
 
+/// A debtor's link to the self-service page of a plan, sent in pre-notifications and dunning
+/// e-mails. Only the SHA-256 of the token is stored; it works any number of times until it
+/// expires (each e-mail carries a fresh one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfServiceToken {
+    /// Hex SHA-256 of the token in the link.
+    pub token_hash: String,
+    pub plan_id: PlanId,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: PlanId,
@@ -206,4 +218,8 @@ pub struct Plan {
     /// limit per plan.
     #[serde(default)]
     pub self_service_changes: u32,
+    /// A debtor's self-service request beyond the creditor's limits, waiting for the creditor
+    /// to accept or refuse it (the open task `task_id`).
+    #[serde(default)]
+    pub pending_request: Option<crate::self_service::PendingRequest>,
 }

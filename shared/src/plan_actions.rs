@@ -1012,6 +1012,7 @@ mod tests {
             received_outside: Vec::new(),
             pause: None,
             self_service_changes: 0,
+            pending_request: None,
         }
     }
 

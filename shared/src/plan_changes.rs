@@ -192,7 +192,7 @@ pub async fn apply_change(
 ) -> Result<ChangeOutcome, UseCaseError> {
     let ctx = action_context(ports, creditor);
     let mut next = plan_actions::apply(plan, action, &ctx).map_err(refusal_error)?;
-    if matches!(actor, Actor::Debtor) {
+    if matches!(actor, Actor::Debtor | Actor::CreditorApproval { .. }) {
         next.self_service_changes += 1;
     }
     next.next_action_on = crate::daily::next_action_on(&next, creditor);
@@ -239,7 +239,10 @@ pub async fn apply_change(
         Err(e) => return Err(e.into()),
     }
     info!(plan_id = %next.id, action = action.name(), version = next.version, changed = changed.len(), "plan changed");
-    tell_debtor(ports, links, creditor, &next, action, reason).await;
+    // An accepted self-service request is announced by its own e-mail (`self_service::decide`).
+    if !matches!(actor, Actor::CreditorApproval { .. }) {
+        tell_debtor(ports, links, creditor, &next, action, reason).await;
+    }
     Ok(ChangeOutcome {
         plan: next,
         changed,

@@ -565,6 +565,12 @@ async fn dun(
             None if outcome.mandate_unusable => t.mail_failed_new_mandate.to_owned(),
             None => fill(t.mail_failed_contact, &[("creditor", &creditor.name)]),
         };
+        // A debtor who cannot pay this month can ask for a pause or smaller instalments.
+        let self_service = if outcome.mandate_unusable {
+            String::new()
+        } else {
+            crate::self_service::link_line(ports, links, &plan.id, language).await
+        };
         let email = Email {
             from: links.mail_from.clone(),
             to: vec![plan.debtor.email.clone()],
@@ -582,7 +588,7 @@ async fn dun(
                     ("reason", &r_transaction.meaning),
                     ("next", &next),
                 ],
-            ),
+            ) + &self_service,
             html_body: None,
             attachments: Vec::new(),
         };

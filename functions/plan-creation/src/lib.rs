@@ -389,7 +389,11 @@ async fn close_task(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let body = parse_json(&body)?;
-    let task = use_cases::close_task(&state.ports, &id, &body).await?;
+    let links = Links {
+        public_url: state.public_url.clone(),
+        mail_from: state.mail_from.clone(),
+    };
+    let task = use_cases::close_task(&state.ports, &links, &id, &body).await?;
     Ok(json_response(StatusCode::OK, &json!(task)))
 }
 
