@@ -705,8 +705,7 @@ async fn send_notice(
         .debtor
         .as_ref()
         .map_or(plan.debtor.name.as_str(), |d| d.name.as_str());
-    let self_service =
-        crate::self_service::link_line(ports, links, &plan.id, language).await;
+    let self_service = crate::self_service::link_line(ports, links, &plan.id, language).await;
     let email = Email {
         from: links.mail_from.clone(),
         to: vec![mandate.debtor_email.clone()],

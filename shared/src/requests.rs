@@ -591,10 +591,22 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
                         .amount(limits, "self_service", "min_instalment", false)
                         .unwrap_or(defaults.min_instalment),
                     max_extension_months: r
-                        .whole_number(limits, "self_service", "max_extension_months", false, 0..=60)
+                        .whole_number(
+                            limits,
+                            "self_service",
+                            "max_extension_months",
+                            false,
+                            0..=60,
+                        )
                         .unwrap_or(defaults.max_extension_months),
                     max_changes_per_plan: r
-                        .whole_number(limits, "self_service", "max_changes_per_plan", false, 0..=50)
+                        .whole_number(
+                            limits,
+                            "self_service",
+                            "max_changes_per_plan",
+                            false,
+                            0..=50,
+                        )
                         .unwrap_or(defaults.max_changes_per_plan),
                 }
             }),

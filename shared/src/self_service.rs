@@ -87,11 +87,19 @@ pub async fn issue_link(
 
 /// The line that carries the link, for the end of a pre-notification or dunning e-mail; empty
 /// when the link could not be stored (the e-mail still goes out: the notice matters more).
-pub async fn link_line(ports: &Ports, links: &Links, plan_id: &PlanId, language: Language) -> String {
+pub async fn link_line(
+    ports: &Ports,
+    links: &Links,
+    plan_id: &PlanId,
+    language: Language,
+) -> String {
     match issue_link(ports, links, plan_id).await {
         Ok(url) => format!(
             "\n\n{}",
-            fill(plan_texts(language).mail_self_service_line, &[("link", &url)])
+            fill(
+                plan_texts(language).mail_self_service_line,
+                &[("link", &url)]
+            )
         ),
         Err(e) => {
             warn!(plan_id = %plan_id, error = %e, "self-service link not stored");
@@ -559,11 +567,9 @@ pub async fn decide(
     let plan_id = task.plan_id.clone().ok_or_else(|| {
         UseCaseError::Store(StoreError::Corrupt(format!("task {} has no plan", task.id)))
     })?;
-    let plan = ports
-        .plans
-        .get_plan(&plan_id)
-        .await?
-        .ok_or_else(|| UseCaseError::NotFound(format!("There is no plan with id \"{plan_id}\".")))?;
+    let plan = ports.plans.get_plan(&plan_id).await?.ok_or_else(|| {
+        UseCaseError::NotFound(format!("There is no plan with id \"{plan_id}\"."))
+    })?;
     let pending = match &plan.pending_request {
         Some(p) if p.task_id == task.id => p.clone(),
         _ => {
@@ -624,7 +630,10 @@ pub async fn decide(
         cleared.version = plan.version + 1;
         match ports
             .transactions
-            .commit(&[Write::AppendEvent(event), Write::UpdatePlan(cleared.clone())])
+            .commit(&[
+                Write::AppendEvent(event),
+                Write::UpdatePlan(cleared.clone()),
+            ])
             .await
         {
             Ok(()) => {}

@@ -72,7 +72,14 @@ async fn a_pre_notification_links_to_a_page_in_the_debtors_language_with_the_cal
     assert!(text.contains("Ihr Zahlungsplan mit"), "{text}");
     assert!(text.contains("166,70"), "{text}");
     assert_eq!(page.html.matches("<tr><td>").count(), 6);
-    for field in ["months", "seq", "count", "choice-pause", "choice-skip", "choice-spread"] {
+    for field in [
+        "months",
+        "seq",
+        "count",
+        "choice-pause",
+        "choice-skip",
+        "choice-spread",
+    ] {
         assert!(
             page.html.contains(&format!("<label for=\"{field}\">")),
             "{field} has a label"
@@ -103,7 +110,10 @@ async fn a_skip_within_the_limits_applies_at_once_and_both_sides_are_told() {
     let plan = app.plan(&plan_id).await;
     assert_eq!(plan["instalments"][2]["status"], "skipped");
     assert_eq!(plan["instalments"][6]["seq"], 7);
-    assert_eq!(plan["instalments"][6]["amount"], plan["instalments"][2]["amount"]);
+    assert_eq!(
+        plan["instalments"][6]["amount"],
+        plan["instalments"][2]["amount"]
+    );
     assert_eq!(plan["self_service_changes"], 1);
     let events = app.plan_events(&plan_id).await;
     let skipped = events
@@ -118,7 +128,10 @@ async fn a_skip_within_the_limits_applies_at_once_and_both_sides_are_told() {
         "{sent:?}"
     );
     let creditor_email = creditor_body()["email"].as_str().unwrap().to_owned();
-    assert!(sent.iter().any(|m| m.to == [creditor_email.clone()]), "{sent:?}");
+    assert!(
+        sent.iter().any(|m| m.to == [creditor_email.clone()]),
+        "{sent:?}"
+    );
 }
 
 #[tokio::test]
@@ -133,15 +146,27 @@ async fn a_request_beyond_the_limits_waits_as_a_task_and_accepting_it_applies_it
 
     assert_eq!(page.status, StatusCode::ACCEPTED, "{}", page.html);
     assert!(page.html.contains("id=\"outcome\""));
-    assert!(!page.html.contains("<form"), "no second request while one waits");
+    assert!(
+        !page.html.contains("<form"),
+        "no second request while one waits"
+    );
     let waiting = app.plan(&plan_id).await;
     assert_eq!(waiting["instalments"], before["instalments"]);
     assert_eq!(waiting["pending_request"]["request"]["kind"], "spread");
-    let task_id = waiting["pending_request"]["task_id"].as_str().unwrap().to_owned();
+    let task_id = waiting["pending_request"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let tasks = app.all_items("/v1/tasks?status=open").await;
-    let task = tasks.iter().find(|t| t["id"] == task_id.as_str()).expect("an open task");
+    let task = tasks
+        .iter()
+        .find(|t| t["id"] == task_id.as_str())
+        .expect("an open task");
     assert_eq!(task["kind"], "self_service_request");
-    assert!(task["detail"].as_str().unwrap().contains("the limit is 24"), "{task}");
+    assert!(
+        task["detail"].as_str().unwrap().contains("the limit is 24"),
+        "{task}"
+    );
 
     let response = app
         .call(
@@ -227,9 +252,17 @@ async fn form_errors_are_shown_beside_their_fields_and_change_nothing() {
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
     assert!(none.error_at("choice").is_some(), "{}", none.html);
-    assert!(months.error_at("months").unwrap().contains("1"), "{}", months.html);
+    assert!(
+        months.error_at("months").unwrap().contains("1"),
+        "{}",
+        months.html
+    );
     assert_eq!(months.input_value("months").as_deref(), Some("0"));
-    assert!(count.error_at("count").unwrap().contains("7"), "{}", count.html);
+    assert!(
+        count.error_at("count").unwrap().contains("7"),
+        "{}",
+        count.html
+    );
     assert!(seq.error_at("seq").is_some());
     let after = app.plan(&plan_id).await;
     assert_eq!(after["version"], before["version"]);

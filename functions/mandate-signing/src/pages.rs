@@ -89,7 +89,13 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-pub(crate) fn head(out: &mut String, language: Language, title: &str, color: Option<&str>, nonce: &str) {
+pub(crate) fn head(
+    out: &mut String,
+    language: Language,
+    title: &str,
+    color: Option<&str>,
+    nonce: &str,
+) {
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\

@@ -98,7 +98,10 @@ pub fn self_service_page(page: &SelfServicePage<'_>) -> String {
             escape(&fill(t.closed_text, &[("creditor", &creditor.name)]))
         );
     } else if !waiting {
-        request_form(&mut out, &page_args(language, token, creditor, plan, form, errors));
+        request_form(
+            &mut out,
+            &page_args(language, token, creditor, plan, form, errors),
+        );
     }
     out.push_str("</main>\n</body>\n</html>\n");
     out
