@@ -525,7 +525,18 @@ async fn process_plan(
         .expect("a usable mandate has its debtor");
     let lead = creditor.lead_days;
     let notice_days = creditor.pre_notification_days;
-    let count = plan.instalments.len() as u32;
+    // Instalments moved away by a plan action (skipped) or cancelled are not counted: the
+    // debtor reads "instalment 3 of 6" of the calendar that holds money.
+    let count = plan
+        .instalments
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                InstalmentStatus::Skipped | InstalmentStatus::Cancelled
+            )
+        })
+        .count() as u32;
     for index in 0..plan.instalments.len() {
         let instalment = plan.instalments[index].clone();
         if !matches!(
@@ -692,6 +703,18 @@ async fn send_notice(
     count: u32,
 ) -> Result<(), UseCaseError> {
     let instalment = &plan.instalments[index];
+    // Its place by date among the instalments that hold money (seqs of moved ones are gaps).
+    let position = plan
+        .instalments
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                InstalmentStatus::Skipped | InstalmentStatus::Cancelled
+            )
+        })
+        .filter(|i| (i.due_date, i.seq) <= (due, instalment.seq))
+        .count();
     let language = mandate.language;
     let t = texts(language);
     let amount = format_amount(instalment.amount, language);
@@ -725,7 +748,7 @@ async fn send_notice(
                 ("amount", &amount),
                 ("iban", &iban),
                 ("date", &date),
-                ("seq", &instalment.seq.to_string()),
+                ("seq", &position.to_string()),
                 ("count", &count.to_string()),
                 ("reference", &mandate.reference),
                 ("creditor_identifier", creditor.creditor_identifier.as_str()),

@@ -149,6 +149,20 @@ async fn a_pause_with_an_end_moves_the_instalments_after_it_records_who_and_why_
     assert!(paused["actor"].as_str().unwrap().starts_with("operator:"));
     assert_eq!(paused["data"]["reason"], "lost job for two months");
     assert_eq!(paused["data"]["action"]["until"], "2027-05-01");
+    let feed: Value = app
+        .call(reqwest::Method::GET, "/v1/events?limit=500", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        feed["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "plan.paused" && e["aggregate_id"] == plan_id.as_str()),
+        "the change is in the event feed"
+    );
 
     let mail = app.outbox().pop().expect("an e-mail to the debtor");
     assert_eq!(mail.to, vec!["joerg.mueller@example.org".to_owned()]);

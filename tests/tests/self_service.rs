@@ -351,3 +351,49 @@ async fn the_creditor_sets_the_limits_and_bad_limits_are_refused_by_field() {
         json!({"max_count": 12, "min_instalment": "50.00", "max_extension_months": 3, "max_changes_per_plan": 2})
     );
 }
+
+#[tokio::test]
+async fn a_dunning_e_mail_carries_a_working_self_service_link() {
+    let app = TestApp::spawn().await;
+    app.given_creditor_acme().await;
+    let link = app.given_signed_plan(&plan_body()).await;
+    app.daily(day("2027-01-29")).await;
+    let collection = app
+        .all_items("/v1/collections")
+        .await
+        .into_iter()
+        .find(|c| c["plan_id"] == link.plan_id.as_str())
+        .expect("a collection");
+    let batch = app
+        .all_items("/v1/batches")
+        .await
+        .into_iter()
+        .find(|b| b["id"] == collection["batch_id"])
+        .expect("its batch");
+    let file = tranche_tests::bank_files::pain002_rejects(
+        "PSR-SELF-SERVICE",
+        batch["message_id"].as_str().unwrap(),
+        &[tranche_tests::bank_files::Reported {
+            end_to_end_id: collection["end_to_end_id"].as_str().unwrap().to_owned(),
+            amount: collection["amount"].as_str().unwrap().to_owned(),
+            reason: "AM04".to_owned(),
+            date: day(collection["collection_date"].as_str().unwrap()),
+            mandate_reference: collection["mandate_reference"].as_str().unwrap().to_owned(),
+        }],
+    );
+    let app = app.restart_on(day("2027-02-02")).await;
+    let mails = app.outbox().len();
+    let (status, summary) = app.post_bank_file(file).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+
+    let outbox = app.outbox();
+    let dunning = outbox[mails..]
+        .iter()
+        .find(|m| m.to == ["joerg.mueller@example.org"])
+        .expect("the debtor is told");
+    let url = self_service_url(&dunning.text);
+    let page = app.open_page(&url, None).await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("<form"));
+}

@@ -85,6 +85,8 @@ fn self_service_link_problem(problem: SelfServiceLinkProblem, language: Language
     )
 }
 
+/// Renders a self-service page with a fresh CSP nonce.
+#[allow(clippy::too_many_arguments)]
 fn render_self_service_page(
     status: StatusCode,
     token: &str,

@@ -158,10 +158,10 @@ fn calendar(out: &mut String, language: Language, plan: &Plan) {
 }
 
 fn radio(out: &mut String, value: &str, label: &str, checked: bool) {
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"checkbox\"><input type=\"radio\" name=\"choice\" id=\"choice-{value}\" \
-         value=\"{value}\"{}><label for=\"choice-{value}\">{}</label></div>\n",
+         value=\"{value}\"{}><label for=\"choice-{value}\">{}</label></div>",
         if checked { " checked" } else { "" },
         escape(label)
     );
@@ -170,11 +170,11 @@ fn radio(out: &mut String, value: &str, label: &str, checked: bool) {
 /// A field under its option, with its error right below it.
 fn number_field(out: &mut String, name: &str, label: &str, value: &str, errors: &[FieldError]) {
     let error = error_for(errors, name);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"field{}\"><label for=\"{name}\">{}</label>\
          <input type=\"text\" inputmode=\"numeric\" id=\"{name}\" name=\"{name}\" value=\"{}\" \
-         autocomplete=\"off\"{}>\n",
+         autocomplete=\"off\"{}>",
         if error.is_some() { " invalid" } else { "" },
         escape(label),
         escape(value),
@@ -243,9 +243,9 @@ fn request_form(out: &mut String, args: &FormArgs<'_>) {
     out.push_str("</div>\n<div class=\"option\">\n");
     radio(out, "skip", t.option_skip, form.choice == "skip");
     let seq_error = error_for(errors, "seq");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"field{}\"><label for=\"seq\">{}</label><select id=\"seq\" name=\"seq\"{}>\n",
+        "<div class=\"field{}\"><label for=\"seq\">{}</label><select id=\"seq\" name=\"seq\"{}>",
         if seq_error.is_some() { " invalid" } else { "" },
         escape(t.field_skip_seq),
         if seq_error.is_some() {
