@@ -647,3 +647,37 @@ async fn a_plan_in_dunning_is_active_again_after_a_reschedule() {
     assert!(plan["next_action_on"].is_string());
     assert_balance_exact(&plan);
 }
+
+#[tokio::test]
+async fn a_payment_sent_twice_with_one_idempotency_key_is_recorded_once() {
+    let (app, plan_id) = signed_plan().await;
+    let send = |body: Value| {
+        let url = format!("{}/v1/plans/{plan_id}/payments", app.base_url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(tranche_tests::app::TEST_API_KEY)
+                .header("idempotency-key", "transfer-0815")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let body = json!({"amount": "100.00", "received_on": "2027-01-04"});
+
+    let first = send(body.clone()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    let again = send(body).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    let other = send(json!({"amount": "50.00", "received_on": "2027-01-04"})).await;
+
+    assert_eq!(again, first);
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let plan = app.plan(&plan_id).await;
+    assert_eq!(plan["balance"]["received_outside"], "100.00");
+    assert_eq!(plan["received_outside"].as_array().unwrap().len(), 1);
+}

@@ -100,16 +100,35 @@ fn plan_json(plan: &Plan, signing_url: Option<&str>) -> Value {
     value
 }
 
-/// `POST /v1/plans`, idempotent under an `Idempotency-Key` header: the key is claimed with a
-/// conditional write before anything else, so two concurrent repeats cannot both create; a
-/// repeat answers the first answer; the same key with another body is refused.
+/// `POST /v1/plans`, idempotent under an `Idempotency-Key` header (see [`idempotent`]).
 async fn create_plan(
     State(state): State<ApiState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    idempotent(&state, &headers, "POST /v1/plans", &body, || {
+        create_plan_response(&state, &body)
+    })
+    .await
+}
+
+/// Runs `run` at most once per `Idempotency-Key` (scoped by `scope`, the method and path): the
+/// key is claimed with a conditional write before anything else, so two concurrent repeats
+/// cannot both act; a repeat answers the first answer byte for byte; the same key with another
+/// body is refused. Without the header, `run` simply runs. Server errors give the key back.
+async fn idempotent<F, Fut>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    scope: &str,
+    body: &Bytes,
+    run: F,
+) -> Result<Response, Problem>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response, Problem>>,
+{
     let Some(key) = headers.get("idempotency-key") else {
-        return create_plan_response(&state, &body).await;
+        return run().await;
     };
     let key = key
         .to_str()
@@ -117,26 +136,26 @@ async fn create_plan(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
-            Problem::invalid_fields(vec![tranche_domain::error::FieldError::new(
+            Problem::invalid_fields(vec![FieldError::new(
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters, e.g. a UUID",
             )])
         })?;
-    let scoped_key = format!("POST /v1/plans:{key}");
+    let scoped_key = format!("{scope}:{key}");
     let record = IdempotencyRecord {
         key: scoped_key.clone(),
-        request_hash: sha256_hex(&body),
+        request_hash: sha256_hex(body),
         response: None,
         created_at: state.ports.clock.now(),
     };
 
     match state.ports.idempotency.claim_idempotency_key(&record).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed(_)) => return replay(&state, &record).await,
+        Err(StoreError::ConditionFailed(_)) => return replay(state, &record).await,
         Err(e) => return Err(use_cases::UseCaseError::Store(e).into()),
     }
 
-    let response = match create_plan_response(&state, &body).await {
+    let response = match run().await {
         Ok(response) => response,
         Err(problem) => problem.into_response(),
     };
@@ -187,7 +206,7 @@ async fn replay(state: &ApiState, claim: &IdempotencyRecord) -> Result<Response,
             "idempotency-key-reused",
             "Idempotency-Key reused with another body",
             "This Idempotency-Key was used for a different request body. Use a new key for a new \
-             plan, or send exactly the first body to get its answer again.",
+             request, or send exactly the first body to get its answer again.",
         ));
     }
     let Some(response) = stored.response else {
@@ -435,7 +454,9 @@ struct ActionQuery {
 /// One plan action: the body read (an empty body is `{}`), the change applied by the domain,
 /// stored on the condition that the plan's version has not moved (and, with `If-Match`, that
 /// it is the version given), and the plan answered with what changed. With `?dry_run=true`
-/// nothing is stored or sent: the answer is the calendar the change would give.
+/// nothing is stored or sent: the answer is the calendar the change would give. With an
+/// `Idempotency-Key` a retried call (a payment sent again after a timeout) changes the plan
+/// once and answers the first answer again.
 async fn plan_action(
     state: ApiState,
     id: String,
@@ -474,37 +495,50 @@ async fn plan_action(
     if !errors.is_empty() {
         return Err(Problem::invalid_fields(errors));
     }
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
+    let raw = body;
+    let body = if raw.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        parse_json(&body)?
+        parse_json(&raw)?
     };
     let links = Links {
         public_url: state.public_url.clone(),
         mail_from: state.mail_from.clone(),
     };
-    let outcome = plan_changes::change_plan(
-        &state.ports,
-        &links,
-        &id,
-        kind,
-        seq.as_deref(),
-        &body,
-        &operator_actor(&headers),
-        dry_run,
-        expected_version,
-    )
-    .await?;
-    let mut value = plan_json(&outcome.plan, None);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("changed".into(), json!(outcome.changed));
-        map.insert("dry_run".into(), json!(outcome.dry_run));
+    let scope = format!(
+        "POST /v1/plans/{id}/{}",
+        seq.as_deref()
+            .map_or(kind.to_owned(), |seq| format!("instalments/{seq}/{kind}"))
+    );
+    let act = || async {
+        let outcome = plan_changes::change_plan(
+            &state.ports,
+            &links,
+            &id,
+            kind,
+            seq.as_deref(),
+            &body,
+            &operator_actor(&headers),
+            dry_run,
+            expected_version,
+        )
+        .await?;
+        let mut value = plan_json(&outcome.plan, None);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("changed".into(), json!(outcome.changed));
+            map.insert("dry_run".into(), json!(outcome.dry_run));
+        }
+        let mut response = json_response(StatusCode::OK, &value);
+        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.plan.version)) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        Ok(response)
+    };
+    // A dry run stores nothing, so it needs no key; a real change runs once per key.
+    if dry_run {
+        return act().await;
     }
-    let mut response = json_response(StatusCode::OK, &value);
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.plan.version)) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    Ok(response)
+    idempotent(&state, &headers, &scope, &raw, act).await
 }
 
 macro_rules! plan_action_handler {
