@@ -179,6 +179,9 @@ pub struct Plan {
     pub total: Amount,
     pub invoices: Vec<Invoice>,
     pub frequency: Frequency,
+    /// The first regular due date as agreed, before rolling to a TARGET day: the calendar's
+    /// rhythm (step `k` is `start_date + k × frequency`), which instalments moved by a plan
+    /// action keep; a reschedule sets it to the new calendar's start.
     pub start_date: NaiveDate,
     pub rounding: Rounding,
     pub scheme: Scheme,

@@ -385,10 +385,41 @@ fn shifted(date: NaiveDate, frequency: Frequency, periods: u32) -> NaiveDate {
     roll_forward(unrolled_due_date(date, frequency, periods).unwrap_or(date))
 }
 
-/// The fewest whole periods that bring `date` on or after `target`.
-fn periods_until(date: NaiveDate, frequency: Frequency, target: NaiveDate) -> u32 {
+/// The plan's rhythm: step `k` is its `start_date` plus `k` periods, rolled to a TARGET day
+/// (as a new plan lays out its dates), so a moved instalment keeps the day of the month the
+/// debtor agreed to instead of drifting with each holiday it was rolled over.
+fn rhythm_date(plan: &Plan, step: u32) -> NaiveDate {
+    shifted(plan.start_date, plan.frequency, step)
+}
+
+/// The step of the rhythm `date` is on, if it is on one.
+fn rhythm_step(plan: &Plan, date: NaiveDate) -> Option<u32> {
     (0..=1200)
-        .find(|k| shifted(date, frequency, *k) >= target)
+        .map(|k| (k, rhythm_date(plan, k)))
+        .take_while(|(_, d)| *d <= date)
+        .find(|(_, d)| *d == date)
+        .map(|(k, _)| k)
+}
+
+/// The first step of the rhythm on or after `date`.
+fn rhythm_step_from(plan: &Plan, date: NaiveDate) -> u32 {
+    (0..=1200)
+        .find(|k| rhythm_date(plan, *k) >= date)
+        .unwrap_or(1200)
+}
+
+/// `due` moved by `periods` periods: along the rhythm when it is on it, else from itself.
+fn moved(plan: &Plan, due: NaiveDate, periods: u32) -> NaiveDate {
+    match rhythm_step(plan, due) {
+        Some(step) => rhythm_date(plan, step + periods),
+        None => shifted(due, plan.frequency, periods),
+    }
+}
+
+/// The fewest whole periods that bring `date` on or after `target`.
+fn periods_until(plan: &Plan, date: NaiveDate, target: NaiveDate) -> u32 {
+    (0..=1200)
+        .find(|k| moved(plan, date, *k) >= target)
         .unwrap_or(0)
 }
 
@@ -430,15 +461,13 @@ fn push_instalment(plan: &mut Plan, due_date: NaiveDate, cents: i64) {
     });
 }
 
-/// Appends `amounts` after the plan's last date, one period apart, none before `floor`.
+/// Appends `amounts` on the plan's rhythm after its last date, one period apart, none before
+/// `floor`.
 fn append_at_end(plan: &mut Plan, amounts: &[i64], floor: NaiveDate) {
-    let base = last_date(plan).unwrap_or(floor);
-    let mut first = shifted(base, plan.frequency, 1);
-    if first < floor {
-        first = roll_forward(floor);
-    }
+    let after = last_date(plan).map_or(floor, |last| last.succ_opt().unwrap_or(last));
+    let first = rhythm_step_from(plan, after.max(floor));
     for (k, cents) in amounts.iter().enumerate() {
-        let due = shifted(first, plan.frequency, k as u32);
+        let due = rhythm_date(plan, first + k as u32);
         push_instalment(plan, due, *cents);
     }
 }
@@ -462,14 +491,18 @@ fn shift_open(
     floor: NaiveDate,
     which: impl Fn(&Instalment) -> bool,
 ) {
-    let frequency = plan.frequency;
-    for i in plan.instalments.iter_mut() {
-        if is_open(i.status) && which(i) {
-            let due = shifted(i.due_date, frequency, periods).max(roll_forward(floor));
-            if due != i.due_date || i.status == InstalmentStatus::Failed {
-                i.due_date = due;
-                renotify(i);
-            }
+    let dates: Vec<NaiveDate> = plan
+        .instalments
+        .iter()
+        .map(|i| moved(plan, i.due_date, periods).max(roll_forward(floor)))
+        .collect();
+    for (i, due) in plan.instalments.iter_mut().zip(dates) {
+        if is_open(i.status)
+            && which(i)
+            && (due != i.due_date || i.status == InstalmentStatus::Failed)
+        {
+            i.due_date = due;
+            renotify(i);
         }
     }
 }
@@ -527,7 +560,7 @@ fn pause(
                 .map(|i| i.due_date)
                 .min();
             if let Some(first) = first {
-                let k = periods_until(first, plan.frequency, until);
+                let k = periods_until(plan, first, until);
                 shift_open(plan, k, ctx.earliest_due_date, |i| i.due_date >= from);
             }
         }
@@ -558,7 +591,7 @@ fn resume(plan: &mut Plan, mode: Option<PauseMode>, ctx: &ActionContext) {
                 .map(|i| i.due_date)
                 .min();
             if let Some(first) = first {
-                let k = periods_until(first, plan.frequency, ctx.earliest_due_date);
+                let k = periods_until(plan, first, ctx.earliest_due_date);
                 shift_open(plan, k, ctx.earliest_due_date, held);
             }
         }
@@ -655,6 +688,7 @@ fn reschedule(
     }
     plan.frequency = frequency;
     plan.rounding = rounding;
+    plan.start_date = start_date;
     plan.pause = None;
     reactivate(plan);
     Ok(())
@@ -1333,6 +1367,38 @@ mod tests {
         let b = balance(&after);
         assert_eq!((b.collected, b.cancelled, b.scheduled), (10000, 20000, 0));
         assert_eq!(after.status_reason.as_deref(), Some("debtor insolvent"));
+    }
+
+    #[test]
+    fn moved_instalments_keep_the_agreed_day_of_the_month_across_rolled_dates() {
+        // Monthly on the 25th: 25 April 2027 is a Sunday, so instalment 4 is on the 26th.
+        let before = plan("500.00", 5, date(2027, 1, 25));
+        assert_eq!(before.instalments[3].due_date, date(2027, 4, 26));
+        let c = ctx(date(2027, 1, 4));
+
+        let skipped = apply(&before, &PlanAction::Skip { seq: 4 }, &c).unwrap();
+        let paused = apply(
+            &before,
+            &PlanAction::Pause {
+                from: date(2027, 3, 1),
+                until: Some(date(2027, 5, 1)),
+                mode: PauseMode::ShiftCalendar,
+            },
+            &c,
+        )
+        .unwrap();
+
+        assert_eq!(skipped.instalments[5].due_date, date(2027, 6, 25));
+        assert_eq!(
+            open_dates(&paused),
+            vec![
+                date(2027, 1, 25),
+                date(2027, 2, 25),
+                date(2027, 5, 25),
+                date(2027, 6, 25),
+                date(2027, 7, 26)
+            ]
+        );
     }
 
     #[test]
