@@ -102,7 +102,8 @@ pub struct OutsidePayment {
 /// A change of a plan, after every field was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanAction {
-    /// Nothing is collected from `from` (until `until`, or until a [`PlanAction::Resume`]).
+    /// Nothing is collected from `from` (until `until`, or until a [`PlanAction::Resume`]). On
+    /// a plan in dunning it first resumes it.
     Pause {
         from: NaiveDate,
         until: Option<NaiveDate>,
@@ -111,7 +112,8 @@ pub enum PlanAction {
     /// Ends an open pause, or brings a plan in dunning back to collecting. The held
     /// instalments move to on or after the earliest legal date (`mode`, default the pause's).
     Resume { mode: Option<PauseMode> },
-    /// The instalment `seq` moves to the end of the plan.
+    /// The instalment `seq` moves to the end of the plan. On a plan in dunning it first resumes
+    /// it (so a failed instalment can be the one moved).
     Skip { seq: u32 },
     /// A new calendar for the remaining balance, laid out by the same maths as a new plan.
     Reschedule {
@@ -162,9 +164,9 @@ impl PlanAction {
     fn allowed_in(&self) -> &'static [PlanStatus] {
         use PlanStatus::*;
         match self {
-            PlanAction::Pause { .. } => &[Active],
+            PlanAction::Pause { .. } => &[Active, InDunning],
             PlanAction::Resume { .. } => &[Paused, InDunning],
-            PlanAction::Skip { .. } => &[Active, Paused],
+            PlanAction::Skip { .. } => &[Active, Paused, InDunning],
             PlanAction::Reschedule { .. } | PlanAction::Payoff => &[Active, Paused, InDunning],
             PlanAction::RecordPayment(_) => &[Active, Paused, InDunning, Defaulted],
             PlanAction::Cancel { .. } => &[AwaitingSignature, Active, Paused, InDunning, Defaulted],
@@ -312,6 +314,14 @@ pub fn apply(plan: &Plan, action: &PlanAction, ctx: &ActionContext) -> Result<Pl
         return Err(state_refusal(plan.status, action));
     }
     let mut next = plan.clone();
+    // A pause or a skip agreed with a debtor in dunning is a new arrangement: the plan first
+    // collects again (its failed and held instalments on or after the earliest legal date,
+    // keeping the rhythm), then the pause or the skip applies to that calendar.
+    if plan.status == PlanStatus::InDunning
+        && matches!(action, PlanAction::Pause { .. } | PlanAction::Skip { .. })
+    {
+        resume(&mut next, Some(PauseMode::ShiftCalendar), ctx);
+    }
     match action {
         PlanAction::Pause { from, until, mode } => pause(&mut next, *from, *until, *mode, ctx)?,
         PlanAction::Resume { mode } => resume(&mut next, *mode, ctx),
@@ -1399,6 +1409,25 @@ mod tests {
                 date(2027, 7, 26)
             ]
         );
+    }
+
+    #[test]
+    fn skipping_the_failed_instalment_of_a_plan_in_dunning_moves_it_to_the_end_and_resumes() {
+        let mut before = plan("300.00", 3, date(2027, 3, 1));
+        before.instalments[0].status = InstalmentStatus::Failed;
+        before.instalments[0].attempts = 1;
+        before.status = PlanStatus::InDunning;
+        before.dunning_since = Some(date(2027, 3, 5));
+        let c = ctx(date(2027, 3, 10));
+
+        let after = apply(&before, &PlanAction::Skip { seq: 1 }, &c).unwrap();
+
+        assert_eq!(after.status, PlanStatus::Active);
+        assert_eq!(after.dunning_since, None);
+        assert_eq!(after.instalments[0].status, InstalmentStatus::Skipped);
+        assert!(open_dates(&after).iter().all(|d| *d >= c.earliest_due_date));
+        assert_eq!(open_dates(&after).len(), 3);
+        assert_eq!(balance(&after).scheduled, 30000);
     }
 
     #[test]

@@ -352,8 +352,9 @@ async fn the_creditor_sets_the_limits_and_bad_limits_are_refused_by_field() {
     );
 }
 
-#[tokio::test]
-async fn a_dunning_e_mail_carries_a_working_self_service_link() {
+/// A signed plan whose first collection (1 February) the bank rejects with `reason` on
+/// 2 February; answers the host on that day and the self-service link of the debtor's e-mail.
+async fn rejected_first_collection(reason: &str) -> (TestApp, String, String) {
     let app = TestApp::spawn().await;
     app.given_creditor_acme().await;
     let link = app.given_signed_plan(&plan_body()).await;
@@ -376,7 +377,7 @@ async fn a_dunning_e_mail_carries_a_working_self_service_link() {
         &[tranche_tests::bank_files::Reported {
             end_to_end_id: collection["end_to_end_id"].as_str().unwrap().to_owned(),
             amount: collection["amount"].as_str().unwrap().to_owned(),
-            reason: "AM04".to_owned(),
+            reason: reason.to_owned(),
             date: day(collection["collection_date"].as_str().unwrap()),
             mandate_reference: collection["mandate_reference"].as_str().unwrap().to_owned(),
         }],
@@ -385,15 +386,43 @@ async fn a_dunning_e_mail_carries_a_working_self_service_link() {
     let mails = app.outbox().len();
     let (status, summary) = app.post_bank_file(file).await;
     assert_eq!(status, StatusCode::OK, "{summary}");
-
     let outbox = app.outbox();
     let dunning = outbox[mails..]
         .iter()
         .find(|m| m.to == ["joerg.mueller@example.org"])
         .expect("the debtor is told");
     let url = self_service_url(&dunning.text);
+    (app, link.plan_id, url)
+}
+
+#[tokio::test]
+async fn a_dunning_e_mail_carries_a_working_self_service_link() {
+    let (app, _plan_id, url) = rejected_first_collection("AM04").await;
+
     let page = app.open_page(&url, None).await;
 
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("<form"));
+}
+
+#[tokio::test]
+async fn a_debtor_in_dunning_moves_the_failed_instalment_to_the_end_and_the_plan_collects_again() {
+    // MS02: refused by the debtor, no re-presentation: the plan is in dunning.
+    let (app, plan_id, url) = rejected_first_collection("MS02").await;
+    assert_eq!(app.plan(&plan_id).await["status"], "in_dunning");
+
+    let page = app
+        .post_form(&url, &form(&[("choice", "skip"), ("seq", "1")]))
+        .await;
+
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let plan = app.plan(&plan_id).await;
+    assert_eq!(plan["status"], "active");
+    assert_eq!(plan["instalments"][0]["status"], "skipped");
+    assert_eq!(
+        plan["instalments"][6]["amount"],
+        plan["instalments"][0]["amount"]
+    );
+    assert_eq!(plan["balance"]["scheduled"], "1000.00");
+    assert!(plan["next_action_on"].is_string());
 }
