@@ -123,6 +123,32 @@ impl Default for DunningPolicy {
     }
 }
 
+/// What a debtor may change alone through the self-service page: a request within every limit
+/// applies at once (the creditor is told); one beyond any becomes a task for the creditor to
+/// accept or refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfServiceLimits {
+    /// The most instalments the plan may have left after the change.
+    pub max_count: u32,
+    /// The smallest instalment a change may make, in euro.
+    pub min_instalment: crate::money::Amount,
+    /// How many months later than before the change the plan may end.
+    pub max_extension_months: u32,
+    /// How many self-service changes one plan may have.
+    pub max_changes_per_plan: u32,
+}
+
+impl Default for SelfServiceLimits {
+    fn default() -> Self {
+        SelfServiceLimits {
+            max_count: 24,
+            min_instalment: crate::money::Amount::from_cents(2_000).expect("20.00 is an amount"),
+            max_extension_months: 6,
+            max_changes_per_plan: 2,
+        }
+    }
+}
+
 /// How a mandate's first collection is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FirstSequence {
@@ -191,6 +217,9 @@ pub struct Creditor {
     /// What happens after a failed collection.
     #[serde(default)]
     pub dunning: DunningPolicy,
+    /// What debtors may change alone on the self-service page.
+    #[serde(default)]
+    pub self_service: SelfServiceLimits,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

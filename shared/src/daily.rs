@@ -104,7 +104,8 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
             .dunning_since
             .map(|since| since + Days::new(u64::from(creditor.dunning.default_after_days)));
     }
-    if plan.status != PlanStatus::Active {
+    let held_from = held_from(plan);
+    if plan.status != PlanStatus::Active && held_from.is_none() {
         return None;
     }
     plan.instalments
@@ -113,7 +114,7 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
             matches!(
                 i.status,
                 InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
-            )
+            ) && held_from.is_none_or(|from| i.due_date < from)
         })
         .map(|i| match i.notified_on {
             Some(_) => collection_day(i.due_date, creditor.lead_days),
@@ -121,6 +122,15 @@ pub fn next_action_on(plan: &Plan, creditor: &Creditor) -> Option<NaiveDate> {
                 .min(collection_day(i.due_date, creditor.lead_days)),
         })
         .min()
+}
+
+/// The first due date an open-ended pause holds: a `paused` plan still collects what falls
+/// before its pause, and nothing from it on until it is resumed.
+fn held_from(plan: &Plan) -> Option<NaiveDate> {
+    match (plan.status, plan.pause) {
+        (PlanStatus::Paused, Some(pause)) => Some(pause.from),
+        _ => None,
+    }
 }
 
 /// Runs the whole job for the clock's today.
@@ -171,8 +181,16 @@ pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseC
                 };
             }
             let mandate = plan.mandate_id.as_ref().and_then(|id| mandates.get(id));
-            let work = process_plan(ports, links, plan, mandate, day, &mut creditors, &mut report)
-                .await?;
+            let work = process_plan(
+                ports,
+                links,
+                plan,
+                mandate,
+                day,
+                &mut creditors,
+                &mut report,
+            )
+            .await?;
             written_mandates.extend(work.writes.iter().filter_map(|w| match w {
                 Write::UpdateMandate(m) => Some(m.id.0.clone()),
                 _ => None,
@@ -544,13 +562,25 @@ async fn process_plan(
         .expect("a usable mandate has its debtor");
     let lead = creditor.lead_days;
     let notice_days = creditor.pre_notification_days;
-    let count = plan.instalments.len() as u32;
+    // Instalments moved away by a plan action (skipped) or cancelled are not counted: the
+    // debtor reads "instalment 3 of 6" of the calendar that holds money.
+    let count = plan
+        .instalments
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                InstalmentStatus::Skipped | InstalmentStatus::Cancelled
+            )
+        })
+        .count() as u32;
     for index in 0..plan.instalments.len() {
         let instalment = plan.instalments[index].clone();
         if !matches!(
             instalment.status,
             InstalmentStatus::Planned | InstalmentStatus::Notified | InstalmentStatus::Retrying
-        ) {
+        ) || held_from(&plan).is_some_and(|from| instalment.due_date >= from)
+        {
             continue;
         }
         let mut due = instalment.due_date;
@@ -710,6 +740,18 @@ async fn send_notice(
     count: u32,
 ) -> Result<(), UseCaseError> {
     let instalment = &plan.instalments[index];
+    // Its place by date among the instalments that hold money (seqs of moved ones are gaps).
+    let position = plan
+        .instalments
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i.status,
+                InstalmentStatus::Skipped | InstalmentStatus::Cancelled
+            )
+        })
+        .filter(|i| (i.due_date, i.seq) <= (due, instalment.seq))
+        .count();
     let language = mandate.language;
     let t = texts(language);
     let amount = format_amount(instalment.amount, language);
@@ -723,6 +765,7 @@ async fn send_notice(
         .debtor
         .as_ref()
         .map_or(plan.debtor.name.as_str(), |d| d.name.as_str());
+    let self_service = crate::self_service::link_line(ports, links, &plan.id, language).await;
     let email = Email {
         from: links.mail_from.clone(),
         to: vec![mandate.debtor_email.clone()],
@@ -742,12 +785,12 @@ async fn send_notice(
                 ("amount", &amount),
                 ("iban", &iban),
                 ("date", &date),
-                ("seq", &instalment.seq.to_string()),
+                ("seq", &position.to_string()),
                 ("count", &count.to_string()),
                 ("reference", &mandate.reference),
                 ("creditor_identifier", creditor.creditor_identifier.as_str()),
             ],
-        ),
+        ) + &self_service,
         html_body: None,
         attachments: Vec::new(),
     };

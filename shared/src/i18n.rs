@@ -1156,6 +1156,331 @@ static NL: Texts = Texts {
     unavailable_text: "Er is niets ondertekend of gewijzigd. Probeer het over een paar minuten opnieuw.",
 };
 
+/// The texts of plan changes and debtor self-service, in one language: the e-mails that carry a
+/// new calendar and the self-service page. Kept apart from [`Texts`] (signing and collection)
+/// so each set reads as one piece. Field docs give the English meaning and the placeholders.
+#[derive(Debug)]
+pub struct PlanTexts {
+    /// Subject to the debtor: "Your payment plan with {creditor} has changed"
+    pub mail_changed_subject: &'static str,
+    /// Body to the debtor: "Dear {name},\n\nyour payment plan with {creditor} has changed:
+    /// {change}{reason}\n\nThe instalments still to pay:\n{calendar}\n\nEach direct debit is
+    /// announced to you again before it is collected.\n\n{creditor}"
+    pub mail_changed_body: &'static str,
+    /// " Reason: {reason}"
+    pub reason_line: &'static str,
+    /// "nothing more to pay"
+    pub calendar_empty: &'static str,
+    /// "your payments are paused from {from}."
+    pub change_pause: &'static str,
+    /// "your payments are paused from {from} until {until}."
+    pub change_pause_until: &'static str,
+    /// "The instalments that fall in the pause move to the end of the plan."
+    pub change_pause_append: &'static str,
+    /// "your payments start again."
+    pub change_resume: &'static str,
+    /// "instalment {seq} moves to the end of the plan."
+    pub change_skip: &'static str,
+    /// "what is left is spread over a new calendar."
+    pub change_reschedule: &'static str,
+    /// "a payment of {amount} received on {date} is deducted."
+    pub change_payment: &'static str,
+    /// "The plan ends earlier."
+    pub change_payment_shorten: &'static str,
+    /// "The remaining instalments are lower."
+    pub change_payment_lower: &'static str,
+    /// "what is left is collected at once, in one direct debit."
+    pub change_payoff: &'static str,
+    /// "the plan is cancelled: nothing more is collected."
+    pub change_cancel: &'static str,
+    /// Added to pre-notifications and dunning e-mails: "Need a pause, to skip an instalment or
+    /// smaller instalments? Ask here: {link}"
+    pub mail_self_service_line: &'static str,
+    /// Subject to the creditor: "{debtor} changed plan {plan}"
+    pub mail_creditor_changed_subject: &'static str,
+    /// Body to the creditor: "{debtor} changed the payment plan {plan} through self-service,
+    /// within your limits: {change}\n\nThe instalments still to collect:\n{calendar}"
+    pub mail_creditor_changed_body: &'static str,
+    /// Subject to the creditor: "{debtor} asks to change plan {plan}"
+    pub mail_creditor_request_subject: &'static str,
+    /// Body to the creditor: "{debtor} asks through self-service to change the payment plan
+    /// {plan}: {change}\n\nThis goes beyond your self-service limits ({why}). Accept or refuse it
+    /// by closing the task {task} with the outcome \"accept\" or \"refuse\"."
+    pub mail_creditor_request_body: &'static str,
+    /// Subject to the debtor: "{creditor} accepted your request"
+    pub mail_request_accepted_subject: &'static str,
+    /// Body to the debtor: "Dear {name},\n\n{creditor} accepted your request: {change}\n\nThe
+    /// instalments still to pay:\n{calendar}\n\n{creditor}"
+    pub mail_request_accepted_body: &'static str,
+    /// Subject to the debtor: "{creditor} did not accept your request"
+    pub mail_request_refused_subject: &'static str,
+    /// Body to the debtor: "Dear {name},\n\n{creditor} did not accept your request ({change})
+    /// Your plan stays as it was:\n{calendar}\n\nPlease contact {creditor} to find another
+    /// way.\n\n{creditor}"
+    pub mail_request_refused_body: &'static str,
+    /// Page title: "Your payment plan with {creditor}"
+    pub page_title: &'static str,
+    /// "Here you can ask to pause your payments, to skip one instalment, or to spread what is
+    /// left over more instalments."
+    pub page_intro: &'static str,
+    /// "Instalments still to pay"
+    pub calendar_heading: &'static str,
+    /// "What would you like to do?"
+    pub choose_heading: &'static str,
+    /// "Pause my payments"
+    pub option_pause: &'static str,
+    /// "For how many months"
+    pub field_pause_months: &'static str,
+    /// "Skip one instalment: it moves to the end of the plan"
+    pub option_skip: &'static str,
+    /// "Which instalment"
+    pub field_skip_seq: &'static str,
+    /// "Spread what is left over more instalments"
+    pub option_spread: &'static str,
+    /// "Number of instalments"
+    pub field_spread_count: &'static str,
+    /// "Changes within these limits apply at once: at most {count} instalments, at least
+    /// {min} each, the plan ending at most {months} months later than now, {changes} changes
+    /// per plan. Beyond them, {creditor} decides."
+    pub limits: &'static str,
+    /// "Send my request"
+    pub submit: &'static str,
+    /// "Choose what you would like to do."
+    pub error_choose: &'static str,
+    /// "Enter a whole number from {min} to {max}."
+    pub error_number: &'static str,
+    /// "Choose an instalment that is not yet collected."
+    pub error_instalment: &'static str,
+    /// "Done: your plan has changed"
+    pub applied_title: &'static str,
+    /// "The new calendar is below and on its way to you by e-mail. Each direct debit is
+    /// announced again before it is collected."
+    pub applied_text: &'static str,
+    /// "Your request was sent to {creditor}"
+    pub pending_title: &'static str,
+    /// "It goes beyond what can change at once, so {creditor} decides. You will get an e-mail
+    /// with the answer."
+    pub pending_text: &'static str,
+    /// "This plan cannot be changed here"
+    pub closed_title: &'static str,
+    /// "Please contact {creditor} directly."
+    pub closed_text: &'static str,
+    /// "This link does not work"
+    pub link_unknown_title: &'static str,
+    /// "It is unknown or has expired. The link in your latest e-mail from {creditor} works."
+    pub link_unknown_text: &'static str,
+}
+
+/// The plan-change and self-service texts in `language`.
+pub fn plan_texts(language: Language) -> &'static PlanTexts {
+    match language {
+        Language::En => &PLAN_EN,
+        Language::De => &PLAN_DE,
+        Language::Fr => &PLAN_FR,
+        Language::Nl => &PLAN_NL,
+    }
+}
+
+static PLAN_EN: PlanTexts = PlanTexts {
+    mail_changed_subject: "Your payment plan with {creditor} has changed",
+    mail_changed_body: "Dear {name},\n\nyour payment plan with {creditor} has changed: {change}{reason}\n\nThe instalments still to pay:\n{calendar}\n\nEach direct debit is announced to you again before it is collected.\n\n{creditor}",
+    reason_line: " Reason: {reason}",
+    calendar_empty: "nothing more to pay",
+    change_pause: "your payments are paused from {from}.",
+    change_pause_until: "your payments are paused from {from} until {until}.",
+    change_pause_append: "The instalments that fall in the pause move to the end of the plan.",
+    change_resume: "your payments start again.",
+    change_skip: "instalment {seq} moves to the end of the plan.",
+    change_reschedule: "what is left is spread over a new calendar.",
+    change_payment: "a payment of {amount} received on {date} is deducted.",
+    change_payment_shorten: "The plan ends earlier.",
+    change_payment_lower: "The remaining instalments are lower.",
+    change_payoff: "what is left is collected at once, in one direct debit.",
+    change_cancel: "the plan is cancelled: nothing more is collected.",
+    mail_self_service_line: "Need a pause, to skip an instalment or smaller instalments? Ask here: {link}",
+    mail_creditor_changed_subject: "{debtor} changed plan {plan}",
+    mail_creditor_changed_body: "{debtor} changed the payment plan {plan} through self-service, within your limits: {change}\n\nThe instalments still to collect:\n{calendar}",
+    mail_creditor_request_subject: "{debtor} asks to change plan {plan}",
+    mail_creditor_request_body: "{debtor} asks through self-service to change the payment plan {plan}: {change}\n\nThis goes beyond your self-service limits ({why}). Accept or refuse it by closing the task {task} with the outcome \"accept\" or \"refuse\".",
+    mail_request_accepted_subject: "{creditor} accepted your request",
+    mail_request_accepted_body: "Dear {name},\n\n{creditor} accepted your request: {change}\n\nThe instalments still to pay:\n{calendar}\n\n{creditor}",
+    mail_request_refused_subject: "{creditor} did not accept your request",
+    mail_request_refused_body: "Dear {name},\n\n{creditor} did not accept your request ({change}) Your plan stays as it was:\n{calendar}\n\nPlease contact {creditor} to find another way.\n\n{creditor}",
+    page_title: "Your payment plan with {creditor}",
+    page_intro: "Here you can ask to pause your payments, to skip one instalment, or to spread what is left over more instalments.",
+    calendar_heading: "Instalments still to pay",
+    choose_heading: "What would you like to do?",
+    option_pause: "Pause my payments",
+    field_pause_months: "For how many months",
+    option_skip: "Skip one instalment: it moves to the end of the plan",
+    field_skip_seq: "Which instalment",
+    option_spread: "Spread what is left over more instalments",
+    field_spread_count: "Number of instalments",
+    limits: "Changes within these limits apply at once: at most {count} instalments, at least {min} each, the plan ending at most {months} months later than now, {changes} changes per plan. Beyond them, {creditor} decides.",
+    submit: "Send my request",
+    error_choose: "Choose what you would like to do.",
+    error_number: "Enter a whole number from {min} to {max}.",
+    error_instalment: "Choose an instalment that is not yet collected.",
+    applied_title: "Done: your plan has changed",
+    applied_text: "The new calendar is below and on its way to you by e-mail. Each direct debit is announced again before it is collected.",
+    pending_title: "Your request was sent to {creditor}",
+    pending_text: "It goes beyond what can change at once, so {creditor} decides. You will get an e-mail with the answer.",
+    closed_title: "This plan cannot be changed here",
+    closed_text: "Please contact {creditor} directly.",
+    link_unknown_title: "This link does not work",
+    link_unknown_text: "It is unknown or has expired. The link in your latest e-mail about your plan works.",
+};
+
+static PLAN_DE: PlanTexts = PlanTexts {
+    mail_changed_subject: "Ihr Zahlungsplan mit {creditor} wurde geändert",
+    mail_changed_body: "Guten Tag {name},\n\nIhr Zahlungsplan mit {creditor} wurde geändert: {change}{reason}\n\nDie noch offenen Raten:\n{calendar}\n\nJede Lastschrift wird Ihnen vor dem Einzug erneut angekündigt.\n\n{creditor}",
+    reason_line: " Grund: {reason}",
+    calendar_empty: "nichts mehr offen",
+    change_pause: "Ihre Zahlungen ruhen ab dem {from}.",
+    change_pause_until: "Ihre Zahlungen ruhen vom {from} bis zum {until}.",
+    change_pause_append: "Die Raten in der Pause werden ans Ende des Plans verschoben.",
+    change_resume: "Ihre Zahlungen laufen wieder.",
+    change_skip: "Rate {seq} wird ans Ende des Plans verschoben.",
+    change_reschedule: "der offene Betrag wird auf einen neuen Zahlungsplan verteilt.",
+    change_payment: "eine am {date} erhaltene Zahlung von {amount} wird angerechnet.",
+    change_payment_shorten: "Der Plan endet früher.",
+    change_payment_lower: "Die übrigen Raten werden kleiner.",
+    change_payoff: "der offene Betrag wird auf einmal, mit einer Lastschrift, eingezogen.",
+    change_cancel: "der Plan ist beendet: es wird nichts mehr eingezogen.",
+    mail_self_service_line: "Brauchen Sie eine Pause, möchten Sie eine Rate verschieben oder kleinere Raten? Hier können Sie es beantragen: {link}",
+    mail_creditor_changed_subject: "{debtor} hat Plan {plan} geändert",
+    mail_creditor_changed_body: "{debtor} hat den Zahlungsplan {plan} per Selbstbedienung im Rahmen Ihrer Grenzen geändert: {change}\n\nDie noch offenen Raten:\n{calendar}",
+    mail_creditor_request_subject: "{debtor} bittet um eine Änderung von Plan {plan}",
+    mail_creditor_request_body: "{debtor} bittet per Selbstbedienung um eine Änderung des Zahlungsplans {plan}: {change}\n\nDas geht über Ihre Grenzen für die Selbstbedienung hinaus ({why}). Nehmen Sie an oder lehnen Sie ab, indem Sie die Aufgabe {task} mit dem Ergebnis \"accept\" oder \"refuse\" schließen.",
+    mail_request_accepted_subject: "{creditor} hat Ihre Anfrage angenommen",
+    mail_request_accepted_body: "Guten Tag {name},\n\n{creditor} hat Ihre Anfrage angenommen: {change}\n\nDie noch offenen Raten:\n{calendar}\n\n{creditor}",
+    mail_request_refused_subject: "{creditor} hat Ihre Anfrage nicht angenommen",
+    mail_request_refused_body: "Guten Tag {name},\n\n{creditor} hat Ihre Anfrage nicht angenommen ({change}) Ihr Plan bleibt, wie er war:\n{calendar}\n\nBitte wenden Sie sich an {creditor}, um eine andere Lösung zu finden.\n\n{creditor}",
+    page_title: "Ihr Zahlungsplan mit {creditor}",
+    page_intro: "Hier können Sie eine Zahlungspause beantragen, eine Rate ans Ende verschieben oder den offenen Betrag auf mehr Raten verteilen.",
+    calendar_heading: "Noch offene Raten",
+    choose_heading: "Was möchten Sie tun?",
+    option_pause: "Meine Zahlungen pausieren",
+    field_pause_months: "Für wie viele Monate",
+    option_skip: "Eine Rate aussetzen: sie wird ans Ende des Plans verschoben",
+    field_skip_seq: "Welche Rate",
+    option_spread: "Den offenen Betrag auf mehr Raten verteilen",
+    field_spread_count: "Anzahl der Raten",
+    limits: "Änderungen in diesen Grenzen gelten sofort: höchstens {count} Raten, jede mindestens {min}, Planende höchstens {months} Monate später als jetzt, {changes} Änderungen je Plan. Darüber hinaus entscheidet {creditor}.",
+    submit: "Anfrage senden",
+    error_choose: "Wählen Sie, was Sie tun möchten.",
+    error_number: "Geben Sie eine ganze Zahl von {min} bis {max} ein.",
+    error_instalment: "Wählen Sie eine Rate, die noch nicht eingezogen ist.",
+    applied_title: "Erledigt: Ihr Plan wurde geändert",
+    applied_text: "Der neue Zahlungsplan steht unten und kommt per E-Mail. Jede Lastschrift wird vor dem Einzug erneut angekündigt.",
+    pending_title: "Ihre Anfrage wurde an {creditor} gesendet",
+    pending_text: "Sie geht über das hinaus, was sofort geändert werden kann, daher entscheidet {creditor}. Sie erhalten die Antwort per E-Mail.",
+    closed_title: "Dieser Plan kann hier nicht geändert werden",
+    closed_text: "Bitte wenden Sie sich direkt an {creditor}.",
+    link_unknown_title: "Dieser Link funktioniert nicht",
+    link_unknown_text: "Er ist unbekannt oder abgelaufen. Der Link in Ihrer neuesten E-Mail zu Ihrem Plan funktioniert.",
+};
+
+static PLAN_FR: PlanTexts = PlanTexts {
+    mail_changed_subject: "Votre plan de paiement avec {creditor} a changé",
+    mail_changed_body: "Bonjour {name},\n\nvotre plan de paiement avec {creditor} a changé : {change}{reason}\n\nLes échéances restant à payer :\n{calendar}\n\nChaque prélèvement vous est annoncé à nouveau avant d'être effectué.\n\n{creditor}",
+    reason_line: " Motif : {reason}",
+    calendar_empty: "plus rien à payer",
+    change_pause: "vos paiements sont suspendus à partir du {from}.",
+    change_pause_until: "vos paiements sont suspendus du {from} au {until}.",
+    change_pause_append: "Les échéances de la pause sont reportées à la fin du plan.",
+    change_resume: "vos paiements reprennent.",
+    change_skip: "l'échéance {seq} est reportée à la fin du plan.",
+    change_reschedule: "le reste est réparti sur un nouveau calendrier.",
+    change_payment: "un paiement de {amount} reçu le {date} est déduit.",
+    change_payment_shorten: "Le plan se termine plus tôt.",
+    change_payment_lower: "Les échéances restantes sont plus basses.",
+    change_payoff: "le reste est prélevé en une seule fois.",
+    change_cancel: "le plan est annulé : plus rien n'est prélevé.",
+    mail_self_service_line: "Besoin d'une pause, de reporter une échéance ou d'échéances plus petites ? Demandez-le ici : {link}",
+    mail_creditor_changed_subject: "{debtor} a modifié le plan {plan}",
+    mail_creditor_changed_body: "{debtor} a modifié le plan de paiement {plan} en libre-service, dans vos limites : {change}\n\nLes échéances restant à prélever :\n{calendar}",
+    mail_creditor_request_subject: "{debtor} demande à modifier le plan {plan}",
+    mail_creditor_request_body: "{debtor} demande en libre-service à modifier le plan de paiement {plan} : {change}\n\nCela dépasse vos limites de libre-service ({why}). Acceptez ou refusez en clôturant la tâche {task} avec le résultat \"accept\" ou \"refuse\".",
+    mail_request_accepted_subject: "{creditor} a accepté votre demande",
+    mail_request_accepted_body: "Bonjour {name},\n\n{creditor} a accepté votre demande : {change}\n\nLes échéances restant à payer :\n{calendar}\n\n{creditor}",
+    mail_request_refused_subject: "{creditor} n'a pas accepté votre demande",
+    mail_request_refused_body: "Bonjour {name},\n\n{creditor} n'a pas accepté votre demande ({change}) Votre plan reste tel quel :\n{calendar}\n\nVeuillez contacter {creditor} pour trouver une autre solution.\n\n{creditor}",
+    page_title: "Votre plan de paiement avec {creditor}",
+    page_intro: "Ici, vous pouvez demander une pause de vos paiements, le report d'une échéance, ou la répartition du reste sur plus d'échéances.",
+    calendar_heading: "Échéances restant à payer",
+    choose_heading: "Que souhaitez-vous faire ?",
+    option_pause: "Suspendre mes paiements",
+    field_pause_months: "Pendant combien de mois",
+    option_skip: "Reporter une échéance à la fin du plan",
+    field_skip_seq: "Quelle échéance",
+    option_spread: "Répartir le reste sur plus d'échéances",
+    field_spread_count: "Nombre d'échéances",
+    limits: "Les changements dans ces limites s'appliquent tout de suite : au plus {count} échéances, d'au moins {min} chacune, un plan finissant au plus {months} mois plus tard qu'aujourd'hui, {changes} changements par plan. Au-delà, {creditor} décide.",
+    submit: "Envoyer ma demande",
+    error_choose: "Choisissez ce que vous souhaitez faire.",
+    error_number: "Saisissez un nombre entier de {min} à {max}.",
+    error_instalment: "Choisissez une échéance qui n'est pas encore prélevée.",
+    applied_title: "C'est fait : votre plan a changé",
+    applied_text: "Le nouveau calendrier figure ci-dessous et vous est envoyé par e-mail. Chaque prélèvement est annoncé à nouveau avant d'être effectué.",
+    pending_title: "Votre demande a été envoyée à {creditor}",
+    pending_text: "Elle dépasse ce qui peut changer tout de suite, c'est donc {creditor} qui décide. Vous recevrez la réponse par e-mail.",
+    closed_title: "Ce plan ne peut pas être modifié ici",
+    closed_text: "Veuillez contacter directement {creditor}.",
+    link_unknown_title: "Ce lien ne fonctionne pas",
+    link_unknown_text: "Il est inconnu ou a expiré. Le lien de votre dernier e-mail concernant votre plan fonctionne.",
+};
+
+static PLAN_NL: PlanTexts = PlanTexts {
+    mail_changed_subject: "Uw betalingsregeling met {creditor} is gewijzigd",
+    mail_changed_body: "Beste {name},\n\nuw betalingsregeling met {creditor} is gewijzigd: {change}{reason}\n\nDe termijnen die nog openstaan:\n{calendar}\n\nElke incasso wordt u opnieuw aangekondigd voordat hij wordt uitgevoerd.\n\n{creditor}",
+    reason_line: " Reden: {reason}",
+    calendar_empty: "niets meer te betalen",
+    change_pause: "uw betalingen worden gepauzeerd vanaf {from}.",
+    change_pause_until: "uw betalingen worden gepauzeerd van {from} tot {until}.",
+    change_pause_append: "De termijnen in de pauze gaan naar het einde van de regeling.",
+    change_resume: "uw betalingen gaan weer door.",
+    change_skip: "termijn {seq} gaat naar het einde van de regeling.",
+    change_reschedule: "het resterende bedrag wordt over een nieuwe planning verdeeld.",
+    change_payment: "een betaling van {amount} ontvangen op {date} wordt verrekend.",
+    change_payment_shorten: "De regeling eindigt eerder.",
+    change_payment_lower: "De resterende termijnen worden lager.",
+    change_payoff: "het resterende bedrag wordt in één keer geïncasseerd.",
+    change_cancel: "de regeling is geannuleerd: er wordt niets meer geïncasseerd.",
+    mail_self_service_line: "Een pauze nodig, een termijn overslaan of kleinere termijnen? Vraag het hier aan: {link}",
+    mail_creditor_changed_subject: "{debtor} heeft regeling {plan} gewijzigd",
+    mail_creditor_changed_body: "{debtor} heeft de betalingsregeling {plan} via selfservice gewijzigd, binnen uw grenzen: {change}\n\nDe termijnen die nog openstaan:\n{calendar}",
+    mail_creditor_request_subject: "{debtor} vraagt regeling {plan} te wijzigen",
+    mail_creditor_request_body: "{debtor} vraagt via selfservice de betalingsregeling {plan} te wijzigen: {change}\n\nDit gaat verder dan uw selfservicegrenzen ({why}). Aanvaard of weiger het door de taak {task} te sluiten met de uitkomst \"accept\" of \"refuse\".",
+    mail_request_accepted_subject: "{creditor} heeft uw verzoek aanvaard",
+    mail_request_accepted_body: "Beste {name},\n\n{creditor} heeft uw verzoek aanvaard: {change}\n\nDe termijnen die nog openstaan:\n{calendar}\n\n{creditor}",
+    mail_request_refused_subject: "{creditor} heeft uw verzoek niet aanvaard",
+    mail_request_refused_body: "Beste {name},\n\n{creditor} heeft uw verzoek niet aanvaard ({change}) Uw regeling blijft zoals ze was:\n{calendar}\n\nNeem contact op met {creditor} om een andere oplossing te vinden.\n\n{creditor}",
+    page_title: "Uw betalingsregeling met {creditor}",
+    page_intro: "Hier kunt u vragen om uw betalingen te pauzeren, één termijn over te slaan of het resterende bedrag over meer termijnen te verdelen.",
+    calendar_heading: "Termijnen die nog openstaan",
+    choose_heading: "Wat wilt u doen?",
+    option_pause: "Mijn betalingen pauzeren",
+    field_pause_months: "Voor hoeveel maanden",
+    option_skip: "Eén termijn overslaan: hij gaat naar het einde van de regeling",
+    field_skip_seq: "Welke termijn",
+    option_spread: "Het resterende bedrag over meer termijnen verdelen",
+    field_spread_count: "Aantal termijnen",
+    limits: "Wijzigingen binnen deze grenzen gelden meteen: hoogstens {count} termijnen, elk minstens {min}, de regeling eindigt hoogstens {months} maanden later dan nu, {changes} wijzigingen per regeling. Daarbuiten beslist {creditor}.",
+    submit: "Verzoek versturen",
+    error_choose: "Kies wat u wilt doen.",
+    error_number: "Vul een geheel getal van {min} tot {max} in.",
+    error_instalment: "Kies een termijn die nog niet geïncasseerd is.",
+    applied_title: "Klaar: uw regeling is gewijzigd",
+    applied_text: "De nieuwe planning staat hieronder en komt per e-mail. Elke incasso wordt opnieuw aangekondigd voordat hij wordt uitgevoerd.",
+    pending_title: "Uw verzoek is naar {creditor} gestuurd",
+    pending_text: "Het gaat verder dan wat meteen kan veranderen, dus {creditor} beslist. U krijgt het antwoord per e-mail.",
+    closed_title: "Deze regeling kan hier niet worden gewijzigd",
+    closed_text: "Neem rechtstreeks contact op met {creditor}.",
+    link_unknown_title: "Deze link werkt niet",
+    link_unknown_text: "Hij is onbekend of verlopen. De link in uw laatste e-mail over uw regeling werkt.",
+};
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -1379,6 +1704,87 @@ mod tests {
 
     fn date(year: i32, month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(year, month, day).unwrap()
+    }
+
+    fn plan_fields(t: &PlanTexts) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("mail_changed_subject", t.mail_changed_subject),
+            ("mail_changed_body", t.mail_changed_body),
+            ("reason_line", t.reason_line),
+            ("calendar_empty", t.calendar_empty),
+            ("change_pause", t.change_pause),
+            ("change_pause_until", t.change_pause_until),
+            ("change_pause_append", t.change_pause_append),
+            ("change_resume", t.change_resume),
+            ("change_skip", t.change_skip),
+            ("change_reschedule", t.change_reschedule),
+            ("change_payment", t.change_payment),
+            ("change_payment_shorten", t.change_payment_shorten),
+            ("change_payment_lower", t.change_payment_lower),
+            ("change_payoff", t.change_payoff),
+            ("change_cancel", t.change_cancel),
+            ("mail_self_service_line", t.mail_self_service_line),
+            (
+                "mail_creditor_changed_subject",
+                t.mail_creditor_changed_subject,
+            ),
+            ("mail_creditor_changed_body", t.mail_creditor_changed_body),
+            (
+                "mail_creditor_request_subject",
+                t.mail_creditor_request_subject,
+            ),
+            ("mail_creditor_request_body", t.mail_creditor_request_body),
+            (
+                "mail_request_accepted_subject",
+                t.mail_request_accepted_subject,
+            ),
+            ("mail_request_accepted_body", t.mail_request_accepted_body),
+            (
+                "mail_request_refused_subject",
+                t.mail_request_refused_subject,
+            ),
+            ("mail_request_refused_body", t.mail_request_refused_body),
+            ("page_title", t.page_title),
+            ("page_intro", t.page_intro),
+            ("calendar_heading", t.calendar_heading),
+            ("choose_heading", t.choose_heading),
+            ("option_pause", t.option_pause),
+            ("field_pause_months", t.field_pause_months),
+            ("option_skip", t.option_skip),
+            ("field_skip_seq", t.field_skip_seq),
+            ("option_spread", t.option_spread),
+            ("field_spread_count", t.field_spread_count),
+            ("limits", t.limits),
+            ("submit", t.submit),
+            ("error_choose", t.error_choose),
+            ("error_number", t.error_number),
+            ("error_instalment", t.error_instalment),
+            ("applied_title", t.applied_title),
+            ("applied_text", t.applied_text),
+            ("pending_title", t.pending_title),
+            ("pending_text", t.pending_text),
+            ("closed_title", t.closed_title),
+            ("closed_text", t.closed_text),
+            ("link_unknown_title", t.link_unknown_title),
+            ("link_unknown_text", t.link_unknown_text),
+        ]
+    }
+
+    #[test]
+    fn plan_texts_have_the_english_placeholders_in_every_language_and_none_is_empty() {
+        let english = plan_fields(plan_texts(Language::En));
+        for language in Language::ALL {
+            let translated = plan_fields(plan_texts(language));
+            assert_eq!(translated.len(), english.len());
+            for ((name, text), (_, original)) in translated.iter().zip(&english) {
+                assert_eq!(
+                    placeholders(text),
+                    placeholders(original),
+                    "{language:?} {name}"
+                );
+                assert!(!text.trim().is_empty(), "{language:?} {name}");
+            }
+        }
     }
 
     #[test]

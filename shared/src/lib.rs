@@ -12,6 +12,11 @@
 //! - [`schedule`]: plan maths, from a total and terms to dated instalments.
 //! - [`compliance`]: the consumer-credit rule table a consumer plan is assessed against.
 //! - [`creditor`], [`plan`], [`mandate`], [`collection`]: the aggregates (and batches, tasks).
+//! - [`plan_actions`]: pause, resume, skip, reschedule, payments outside, payoff and cancel, as
+//!   pure functions that keep the money invariant.
+//! - [`plan_changes`]: plan actions on the ports: stored, recorded as events, mailed.
+//! - [`self_service`]: the debtor's self-service link and page requests, within the creditor's
+//!   limits or as a task for the creditor.
 //! - [`events`]: the append-only, hash-chained event log.
 //! - [`group_commit`]: many units of work committed a group per transaction, falling back to
 //!   one by one when a condition fails.
@@ -49,11 +54,14 @@ pub mod mandate;
 pub mod money;
 pub mod pain008;
 pub mod plan;
+pub mod plan_actions;
+pub mod plan_changes;
 pub mod ports;
 pub mod reason_codes;
 pub mod requests;
 pub mod returns;
 pub mod schedule;
 pub mod secrets;
+pub mod self_service;
 pub mod signing;
 pub mod use_cases;

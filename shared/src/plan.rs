@@ -157,6 +157,18 @@ pub struct SigningToken {
     pub mandate_id: Option<String>,
 }
 
+/// A debtor's link to the self-service page of a plan, sent in pre-notifications and dunning
+/// e-mails. Only the SHA-256 of the token is stored; it works any number of times until it
+/// expires (each e-mail carries a fresh one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfServiceToken {
+    /// Hex SHA-256 of the token in the link.
+    pub token_hash: String,
+    pub plan_id: PlanId,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: PlanId,
@@ -167,6 +179,9 @@ pub struct Plan {
     pub total: Amount,
     pub invoices: Vec<Invoice>,
     pub frequency: Frequency,
+    /// The first regular due date as agreed, before rolling to a TARGET day: the calendar's
+    /// rhythm (step `k` is `start_date + k × frequency`), which instalments moved by a plan
+    /// action keep; a reschedule sets it to the new calendar's start.
     pub start_date: NaiveDate,
     pub rounding: Rounding,
     pub scheme: Scheme,
@@ -194,4 +209,20 @@ pub struct Plan {
     pub event_head: Option<crate::events::EventHead>,
     /// Optimistic-lock version: 1 on creation, +1 on every stored change.
     pub version: u64,
+    /// Money the creditor received outside direct debit (a bank transfer, cash), part of the
+    /// money invariant (`plan_actions::balance`).
+    #[serde(default)]
+    pub received_outside: Vec<crate::plan_actions::OutsidePayment>,
+    /// The pause agreed last, when there is one: an open pause (no `until`) holds the
+    /// instalments due from `from` on while the plan is `paused`.
+    #[serde(default)]
+    pub pause: Option<crate::plan_actions::Pause>,
+    /// How many changes the debtor made through self-service, counted against the creditor's
+    /// limit per plan.
+    #[serde(default)]
+    pub self_service_changes: u32,
+    /// A debtor's self-service request beyond the creditor's limits, waiting for the creditor
+    /// to accept or refuse it (the open task `task_id`).
+    #[serde(default)]
+    pub pending_request: Option<crate::self_service::PendingRequest>,
 }

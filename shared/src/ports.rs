@@ -16,7 +16,7 @@ use crate::creditor::{Creditor, CreditorId};
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::mandate::{Mandate, MandateId};
-use crate::plan::{Plan, PlanId, PlanStatus, Scheme, SigningToken};
+use crate::plan::{Plan, PlanId, PlanStatus, Scheme, SelfServiceToken, SigningToken};
 
 #[async_trait]
 pub trait CreditorStore: Send + Sync {
@@ -74,6 +74,15 @@ pub trait PlanStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Plan>, StoreError>;
+    /// Stores a debtor's self-service link (only the hash of its token); `ConditionFailed` when
+    /// the hash exists already. One is written per pre-notification or dunning e-mail.
+    async fn insert_self_service_token(&self, token: &SelfServiceToken) -> Result<(), StoreError>;
+    /// The self-service link with this token hash, expired or not (the caller checks
+    /// `expires_at`); `None` when unknown.
+    async fn get_self_service_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SelfServiceToken>, StoreError>;
 }
 
 #[async_trait]

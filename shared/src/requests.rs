@@ -45,6 +45,7 @@ pub struct CreditorRequest {
     pub max_transactions_per_file: Option<u32>,
     pub settlement_days: Option<u32>,
     pub dunning: Option<DunningPolicy>,
+    pub self_service: Option<crate::creditor::SelfServiceLimits>,
 }
 
 /// A plan request of `POST /v1/plans` and `POST /v1/plans/preview`, checked for shape and
@@ -443,6 +444,7 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             "max_transactions_per_file",
             "settlement_days",
             "dunning",
+            "self_service",
         ],
     ) else {
         return r.finish(None);
@@ -560,6 +562,56 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             }),
     };
 
+    let self_service = match map.get("self_service").filter(|v| !v.is_null()) {
+        None => None,
+        Some(value) => r
+            .object(
+                value,
+                "self_service",
+                &[
+                    "max_count",
+                    "min_instalment",
+                    "max_extension_months",
+                    "max_changes_per_plan",
+                ],
+            )
+            .map(|limits| {
+                let defaults = crate::creditor::SelfServiceLimits::default();
+                crate::creditor::SelfServiceLimits {
+                    max_count: r
+                        .whole_number(
+                            limits,
+                            "self_service",
+                            "max_count",
+                            false,
+                            1..=crate::schedule::MAX_INSTALMENTS,
+                        )
+                        .unwrap_or(defaults.max_count),
+                    min_instalment: r
+                        .amount(limits, "self_service", "min_instalment", false)
+                        .unwrap_or(defaults.min_instalment),
+                    max_extension_months: r
+                        .whole_number(
+                            limits,
+                            "self_service",
+                            "max_extension_months",
+                            false,
+                            0..=60,
+                        )
+                        .unwrap_or(defaults.max_extension_months),
+                    max_changes_per_plan: r
+                        .whole_number(
+                            limits,
+                            "self_service",
+                            "max_changes_per_plan",
+                            false,
+                            0..=50,
+                        )
+                        .unwrap_or(defaults.max_changes_per_plan),
+                }
+            }),
+    };
+
     let request = (|| {
         Some(CreditorRequest {
             name: name?,
@@ -580,6 +632,7 @@ pub fn parse_creditor(body: &Value) -> Result<CreditorRequest, Vec<FieldError>> 
             max_transactions_per_file,
             settlement_days,
             dunning,
+            self_service,
         })
     })();
     r.finish(request)

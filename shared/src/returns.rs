@@ -46,7 +46,7 @@ use crate::bank_reports::{
 };
 use crate::calendar::roll_forward;
 use crate::collection::{Collection, CollectionStatus, RTransaction, Task, TaskStatus};
-use crate::creditor::{Creditor, CreditorId};
+use crate::creditor::{Creditor, CreditorId, Language};
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::group_commit::{self, Unit};
@@ -351,8 +351,8 @@ struct Change<'a> {
     writes: Vec<Write>,
     /// A re-presentation is scheduled.
     representation: bool,
-    /// The failure notice to the debtor, and the plan it is about (for the log).
-    notice: Option<(PlanId, Email)>,
+    /// The failure notice to the debtor.
+    notice: Option<Notice>,
     task: Option<Task>,
     /// The mandate became unusable: the debtor is invited to sign a new one.
     invitation: Option<Box<Invitation>>,
@@ -549,7 +549,7 @@ impl<'a> ReportRun<'a> {
             }
             notices.extend(change.notice.take());
         }
-        send_notices(self.ports, notices).await;
+        send_notices(self.ports, self.links, notices).await;
         for change in committed {
             if let Some(task) = change.task
                 && self.ports.tasks.open_task(&task).await?
@@ -829,11 +829,25 @@ impl<'a> ReportRun<'a> {
             collection_id: collection.id.clone(),
             writes,
             representation: outcome.representation.is_some(),
-            notice: notice.map(|email| (plan.id.clone(), email)),
+            notice: notice.map(|email| Notice {
+                plan_id: plan.id.clone(),
+                email,
+                // A debtor who cannot pay this month can ask for a pause or smaller
+                // instalments; not when the mandate is gone.
+                self_service: (!outcome.mandate_unusable).then_some(plan.debtor.language),
+            }),
             task,
             invitation,
         })))
     }
+}
+
+/// A failure notice to a debtor, sent once its change is committed.
+struct Notice {
+    plan_id: PlanId,
+    email: Email,
+    /// The debtor's language, when the notice carries a self-service link.
+    self_service: Option<Language>,
 }
 
 #[derive(Debug, Default)]
@@ -846,18 +860,27 @@ struct Outcome {
 /// Sends the failure notices, [`CONCURRENT_EMAILS`] at a time. A notice that cannot be sent is
 /// logged and not tried again: its change is committed, and a retry of the file would not
 /// send it either.
-async fn send_notices(ports: &Ports, notices: Vec<(PlanId, Email)>) {
-    type Sending = Pin<Box<dyn Future<Output = ()> + Send>>;
+async fn send_notices(ports: &Ports, links: &Links, notices: Vec<Notice>) {
+    type Sending<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
     let mut waiting = notices.into_iter();
     let mut sending: Vec<Sending> = Vec::with_capacity(CONCURRENT_EMAILS);
     std::future::poll_fn(move |cx| {
         loop {
             while sending.len() < CONCURRENT_EMAILS
-                && let Some((plan_id, email)) = waiting.next()
+                && let Some(notice) = waiting.next()
             {
-                let mailer = Arc::clone(&ports.mailer);
                 sending.push(Box::pin(async move {
-                    if let Err(e) = mailer.send(&email).await {
+                    let Notice {
+                        plan_id,
+                        mut email,
+                        self_service,
+                    } = notice;
+                    if let Some(language) = self_service {
+                        email.text_body.push_str(
+                            &crate::self_service::link_line(ports, links, &plan_id, language).await,
+                        );
+                    }
+                    if let Err(e) = ports.mailer.send(&email).await {
                         warn!(plan_id = %plan_id, error = %e, "failure notice not sent");
                     }
                 }));

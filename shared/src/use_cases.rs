@@ -96,6 +96,7 @@ pub async fn put_creditor(
             .unwrap_or(DEFAULT_MAX_TRANSACTIONS_PER_FILE),
         settlement_days: request.settlement_days.unwrap_or(DEFAULT_SETTLEMENT_DAYS),
         dunning: request.dunning.unwrap_or_default(),
+        self_service: request.self_service.unwrap_or_default(),
     };
     ports.creditors.put_creditor(&creditor).await?;
     info!(creditor_id = %id, created = existing.is_none(), "creditor stored");
@@ -265,6 +266,10 @@ pub async fn create_plan(
         updated_at: now,
         event_head: None,
         version: 1,
+        received_outside: Vec::new(),
+        pause: None,
+        self_service_changes: 0,
+        pending_request: None,
     };
     let token = secrets::random_token();
     let signing_token = SigningToken {
@@ -526,7 +531,16 @@ pub async fn list_tasks(
 }
 
 /// `POST /v1/tasks/{id}/close` with an `outcome` ("promised to pay", "new plan agreed").
-pub async fn close_task(ports: &Ports, id: &str, body: &Value) -> Result<Task, UseCaseError> {
+///
+/// A debtor's self-service request beyond the creditor's limits is decided here: the outcome
+/// `accept` applies it, `refuse` drops it, before the task closes
+/// ([`crate::self_service::decide`]).
+pub async fn close_task(
+    ports: &Ports,
+    links: &crate::signing::Links,
+    id: &str,
+    body: &Value,
+) -> Result<Task, UseCaseError> {
     let mut r = crate::requests::Reader::default();
     let outcome = r
         .object(body, "", &["outcome"])
@@ -542,6 +556,9 @@ pub async fn close_task(ports: &Ports, id: &str, body: &Value) -> Result<Task, U
             "Task {id} is closed already (outcome: {}).",
             task.outcome.as_deref().unwrap_or("none")
         )));
+    }
+    if task.kind == crate::self_service::TASK_KIND {
+        crate::self_service::decide(ports, links, &task, &outcome).await?;
     }
     let now = ports.clock.now();
     task.status = TaskStatus::Closed;

@@ -611,3 +611,26 @@ impl TestApp {
         (status, response.json().await.expect("a JSON answer"))
     }
 }
+
+impl TestApp {
+    /// `POST /v1/plans/{plan_id}/{action}` (`action` may carry a query, `pause?dry_run=true`,
+    /// or be `instalments/2/skip`).
+    pub async fn plan_action(&self, plan_id: &str, action: &str, body: &Value) -> Response {
+        self.call(
+            Method::POST,
+            &format!("/v1/plans/{plan_id}/{action}"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// The plan's history (`GET /v1/plans/{id}/events`).
+    pub async fn plan_events(&self, plan_id: &str) -> Vec<Value> {
+        let response = self
+            .call(Method::GET, &format!("/v1/plans/{plan_id}/events"), None)
+            .await;
+        assert!(response.status().is_success(), "{}", response.status());
+        let body: Value = response.json().await.expect("JSON events");
+        body["events"].as_array().expect("events").clone()
+    }
+}

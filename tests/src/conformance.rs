@@ -35,6 +35,8 @@
 //!   time to the microsecond), so its hash chain still verifies;
 //! - a signing token used inside a commit meets the conditions of `use_signing_token`, and the
 //!   use of an unknown token creates no token;
+//! - a self-service token is stored once per hash and read back whatever its expiry (the
+//!   caller checks `expires_at`);
 //! - a refused commit leaves nothing behind, not even a claim on a key: the ids, the mandate
 //!   reference and the token hash it would have taken are free for a corrected retry;
 //! - collections looked up by a list of EndToEndIds come back once each, also when the list
@@ -53,7 +55,7 @@ use tranche_domain::error::StoreError;
 use tranche_domain::events::{Event, verify_chain};
 use tranche_domain::mandate::{Mandate, MandateStatus};
 use tranche_domain::pain008::SequenceType;
-use tranche_domain::plan::{Plan, PlanId, PlanStatus, SigningToken};
+use tranche_domain::plan::{Plan, PlanId, PlanStatus, SelfServiceToken, SigningToken};
 use tranche_domain::ports::{
     ApiKeyStore, CollectionStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore,
     MandateStore, PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
@@ -166,6 +168,8 @@ macro_rules! store_conformance_tests {
             concurrent_signature_commits_with_one_token_let_exactly_one_win,
             collections_are_found_by_their_end_to_end_ids_each_once,
             plans_and_mandates_are_read_by_their_ids_each_once,
+            a_self_service_token_reads_back_and_its_hash_is_taken_once,
+            a_plan_changed_by_plan_actions_reads_back_as_stored,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -2057,4 +2061,79 @@ pub async fn plans_and_mandates_are_read_by_their_ids_each_once(stores: &Stores)
     );
     assert!(stores.plans.get_plans(&[]).await.unwrap().is_empty());
     assert!(stores.mandates.get_mandates(&[]).await.unwrap().is_empty());
+}
+
+/// A self-service link's token: stored once, read back as stored (an expired one too: expiry is
+/// the caller's check), a second insert of its hash fails, an unknown hash reads as none.
+pub async fn a_self_service_token_reads_back_and_its_hash_is_taken_once(stores: &Stores) {
+    let plan_id = unique_plan_id();
+    let token = SelfServiceToken {
+        token_hash: unique_token_hash(),
+        plan_id: plan_id.clone(),
+        expires_at: at("2027-02-01T10:00:00.123456Z"),
+        created_at: at("2026-12-18T10:00:00.654321Z"),
+    };
+    stores
+        .plans
+        .insert_self_service_token(&token)
+        .await
+        .unwrap();
+
+    let again = SelfServiceToken {
+        plan_id: unique_plan_id(),
+        ..token.clone()
+    };
+    assert_condition_failed(
+        stores.plans.insert_self_service_token(&again).await,
+        "inserting a self-service token hash twice",
+    );
+    let read = stores
+        .plans
+        .get_self_service_token(&token.token_hash)
+        .await
+        .unwrap();
+    assert_eq!(read, Some(token));
+    let unknown = stores
+        .plans
+        .get_self_service_token(&unique_token_hash())
+        .await
+        .unwrap();
+    assert_eq!(unknown, None);
+}
+
+/// A plan carrying what plan actions add (payments received outside, a pause, a waiting
+/// self-service request, the count of changes) round-trips through an update.
+pub async fn a_plan_changed_by_plan_actions_reads_back_as_stored(stores: &Stores) {
+    use tranche_domain::money::Amount;
+    use tranche_domain::plan_actions::{OutsidePayment, Pause, PauseMode, PaymentEffect};
+    use tranche_domain::self_service::{PendingRequest, SelfServiceRequest};
+
+    let stored = plan(&unique_plan_id(), &unique_creditor_id(), PlanStatus::Active);
+    let token = signing_token(&stored);
+    stores.plans.insert_plan(&stored, &token).await.unwrap();
+    let mut changed = stored.clone();
+    changed.status = PlanStatus::Paused;
+    changed.received_outside = vec![OutsidePayment {
+        amount: Amount::parse("123.45").unwrap(),
+        received_on: "2027-03-09".parse().unwrap(),
+        reference: Some("Überweisung \"4711\"".to_owned()),
+        effect: PaymentEffect::LowerInstalments,
+    }];
+    changed.pause = Some(Pause {
+        from: "2027-04-01".parse().unwrap(),
+        until: None,
+        mode: PauseMode::AppendAtEnd,
+    });
+    changed.pending_request = Some(PendingRequest {
+        request: SelfServiceRequest::Spread { count: 30 },
+        task_id: "tsk_self_service_x_2".to_owned(),
+        asked_on: "2027-03-10".parse().unwrap(),
+        beyond: vec!["instalments: 30 left, the limit is 24".to_owned()],
+    });
+    changed.self_service_changes = 2;
+    changed.version += 1;
+    stores.plans.update_plan(&changed).await.unwrap();
+
+    let read = stores.plans.get_plan(&stored.id).await.unwrap();
+    assert_eq!(read, Some(changed));
 }

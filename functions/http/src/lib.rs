@@ -6,7 +6,8 @@
 //! # Layout
 //!
 //! - [`problem`]: `application/problem+json` answers.
-//! - this file: [`ApiState`], [`require_api_key`], [`parse_json`], [`json_response`].
+//! - this file: [`ApiState`], [`require_api_key`], [`operator_actor`], [`parse_json`],
+//!   [`json_response`].
 
 pub mod problem;
 
@@ -61,6 +62,19 @@ pub async fn require_api_key(
             Problem::unavailable().into_response()
         }
     }
+}
+
+/// Who makes an operator call, for the history of what it changes: the fingerprint (first 12
+/// hex digits of the SHA-256) of the API key, never the key. [`require_api_key`] has let only
+/// known keys through.
+pub fn operator_actor(headers: &axum::http::HeaderMap) -> tranche_domain::plan_changes::Actor {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    tranche_domain::plan_changes::Actor::Operator(sha256_hex(key)[..12].to_owned())
 }
 
 /// Reads a JSON body, answering a 400 problem for an empty or malformed one.

@@ -1,5 +1,6 @@
 //! The mandate-signing function: the signing pages the debtor opens from the link
-//! (`GET`/`POST /sign/{token}`), the one-day PDF download after signing, and the operator's
+//! (`GET`/`POST /sign/{token}`), the self-service page of a running plan
+//! (`GET`/`POST /self-service/{token}`), the one-day PDF download after signing, and the operator's
 //! calls on mandates (`/v1/mandates/...`: read, amend, cancel, the PDF, the event history).
 //!
 //! One axum [`Router`], mounted by the local host beside the other functions' routers and, in
@@ -9,10 +10,13 @@
 //!
 //! - this file: the routes and handlers.
 //! - [`pages`]: the server-rendered HTML, escaped, under a restrictive CSP.
+//! - [`self_service_pages`]: the debtor's self-service page (`/self-service/{token}`): pause,
+//!   skip or spread the rest, within the creditor's limits.
 //! - [`document`]: the PDF copy of a signed mandate.
 
 pub mod document;
 pub mod pages;
+pub mod self_service_pages;
 
 use std::net::SocketAddr;
 
@@ -37,6 +41,10 @@ use tranche_http::problem::Problem;
 use tranche_http::{ApiState, json_response, parse_json, require_api_key};
 
 use crate::pages::{FormState, SigningPage};
+use crate::self_service_pages::{Notice, SelfServicePage};
+use tranche_domain::self_service::{
+    self, LinkProblem as SelfServiceLinkProblem, Outcome as SelfServiceOutcome, SelfServiceForm,
+};
 
 /// The signing pages (public, reached through their secret link) and the operator's mandate
 /// calls (bearer-key authenticated). No fallback, so a host can merge it with other routers.
@@ -57,8 +65,156 @@ pub fn router(state: ApiState) -> Router {
             "/sign/{token}",
             get(show_signing_page).post(submit_signing_form),
         )
+        .route(
+            "/self-service/{token}",
+            get(show_self_service_page).post(submit_self_service_form),
+        )
         .merge(operator)
         .with_state(state)
+}
+
+fn self_service_link_problem(problem: SelfServiceLinkProblem, language: Language) -> Response {
+    let status = match problem {
+        SelfServiceLinkProblem::Unknown => StatusCode::NOT_FOUND,
+        SelfServiceLinkProblem::Expired => StatusCode::GONE,
+    };
+    html(
+        status,
+        self_service_pages::link_problem_page(language, problem),
+        "none",
+    )
+}
+
+/// Renders a self-service page with a fresh CSP nonce.
+#[allow(clippy::too_many_arguments)]
+fn render_self_service_page(
+    status: StatusCode,
+    token: &str,
+    language: Language,
+    creditor: &tranche_domain::creditor::Creditor,
+    plan: &tranche_domain::plan::Plan,
+    form: &SelfServiceForm,
+    errors: &[tranche_domain::error::FieldError],
+    notice: Notice,
+) -> Response {
+    let nonce = secrets::random_token();
+    let body = self_service_pages::self_service_page(&SelfServicePage {
+        language,
+        token,
+        creditor,
+        plan,
+        form,
+        errors,
+        notice,
+        nonce: &nonce,
+    });
+    html(status, body, &nonce)
+}
+
+/// `GET /self-service/{token}`: the plan's calendar and, while it can change, the form.
+async fn show_self_service_page(
+    State(state): State<ApiState>,
+    Path(token): Path<String>,
+    Query(query): Query<LanguageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let fallback = i18n::negotiate(query.lang.as_deref(), None, accept_language(&headers));
+    let session = match self_service::open_link(&state.ports, &token).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(problem)) => return self_service_link_problem(problem, fallback),
+        Err(e) => return unavailable_page(fallback, &e),
+    };
+    let language = i18n::negotiate(
+        query.lang.as_deref(),
+        Some(session.plan.debtor.language),
+        accept_language(&headers),
+    );
+    render_self_service_page(
+        StatusCode::OK,
+        &token,
+        language,
+        &session.creditor,
+        &session.plan,
+        &SelfServiceForm::default(),
+        &[],
+        Notice::None,
+    )
+}
+
+/// The self-service form's fields; all optional so a missing one is an error at its field.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SelfServiceFormBody {
+    choice: String,
+    months: String,
+    seq: String,
+    count: String,
+}
+
+/// `POST /self-service/{token}`: applies a request within the creditor's limits (200 with the
+/// new calendar), hands one beyond them to the creditor (202), shows form errors beside their
+/// fields (422), or says the plan cannot change here (409).
+async fn submit_self_service_form(
+    State(state): State<ApiState>,
+    Path(token): Path<String>,
+    Query(query): Query<LanguageQuery>,
+    headers: HeaderMap,
+    Form(body): Form<SelfServiceFormBody>,
+) -> Response {
+    let fallback = i18n::negotiate(query.lang.as_deref(), None, accept_language(&headers));
+    let session = match self_service::open_link(&state.ports, &token).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(problem)) => return self_service_link_problem(problem, fallback),
+        Err(e) => return unavailable_page(fallback, &e),
+    };
+    let language = i18n::negotiate(
+        query.lang.as_deref(),
+        Some(session.plan.debtor.language),
+        accept_language(&headers),
+    );
+    let form = SelfServiceForm {
+        choice: body.choice,
+        months: body.months,
+        seq: body.seq,
+        count: body.count,
+    };
+    let links = Links {
+        public_url: state.public_url.clone(),
+        mail_from: state.mail_from.clone(),
+    };
+    let render = |status, plan: &tranche_domain::plan::Plan, errors: &[_], notice| {
+        render_self_service_page(
+            status,
+            &token,
+            language,
+            &session.creditor,
+            plan,
+            &form,
+            errors,
+            notice,
+        )
+    };
+    match self_service::submit(&state.ports, &links, &session, &form, language).await {
+        Ok(Ok(SelfServiceOutcome::Applied(plan))) => {
+            render(StatusCode::OK, &plan, &[], Notice::Applied)
+        }
+        Ok(Ok(SelfServiceOutcome::Pending(plan))) => {
+            render(StatusCode::ACCEPTED, &plan, &[], Notice::Pending)
+        }
+        Ok(Ok(SelfServiceOutcome::Closed)) => {
+            render(StatusCode::CONFLICT, &session.plan, &[], Notice::None)
+        }
+        Ok(Err(errors)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &session.plan,
+            &errors,
+            Notice::None,
+        ),
+        Err(tranche_domain::use_cases::UseCaseError::Conflict(_)) => {
+            render(StatusCode::CONFLICT, &session.plan, &[], Notice::None)
+        }
+        Err(e) => unavailable_page(language, &e),
+    }
 }
 
 /// Where a request came from: the peer address when the host sees the socket (the local host),

@@ -55,6 +55,12 @@ button{font:inherit;font-weight:700;padding:.8rem 1.2rem;border:0;border-radius:
 button.secondary{background:#fff;color:var(--brand,#24527a);border:2px solid var(--brand,#24527a)}
 a.download{display:inline-block;font-weight:700;padding:.8rem 1.2rem;border-radius:6px;background:var(--brand,#24527a);color:#fff;text-decoration:none}
 @media (min-width:40rem){button{width:auto}}
+fieldset{border:0;padding:0;margin:0 0 1rem;min-width:0}
+legend{font-weight:700;font-size:1.15rem;margin:0 0 .75rem;padding:0}
+.option{border:1px solid #c9d1d9;border-radius:8px;padding:.75rem;margin:0 0 .75rem}
+.option .checkbox label{font-weight:600}
+.option .field{margin:.75rem 0 0 2rem}
+.limits{font-size:.9rem;color:#56606b}
 "#;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -83,7 +89,13 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-fn head(out: &mut String, language: Language, title: &str, color: Option<&str>, nonce: &str) {
+pub(crate) fn head(
+    out: &mut String,
+    language: Language,
+    title: &str,
+    color: Option<&str>,
+    nonce: &str,
+) {
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -107,7 +119,7 @@ fn is_hex_color(color: &str) -> bool {
     color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn brand_header(out: &mut String, creditor: &Creditor) {
+pub(crate) fn brand_header(out: &mut String, creditor: &Creditor) {
     out.push_str("<header class=\"brand\">");
     if let Some(logo) = &creditor.branding.logo_url {
         let _ = write!(
@@ -119,7 +131,7 @@ fn brand_header(out: &mut String, creditor: &Creditor) {
     let _ = writeln!(out, "<strong>{}</strong></header>", escape(&creditor.name));
 }
 
-fn language_switcher(out: &mut String, t: &Texts, current: Language) {
+pub(crate) fn language_switcher(out: &mut String, t: &Texts, current: Language) {
     let _ = write!(
         out,
         "<nav class=\"lang\" aria-label=\"{}\">{}:",
@@ -233,7 +245,7 @@ struct Field<'a> {
     extra: &'a str,
 }
 
-fn error_for<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e str> {
+pub(crate) fn error_for<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e str> {
     errors
         .iter()
         .find(|e| e.field == field)

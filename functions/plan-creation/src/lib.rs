@@ -15,13 +15,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tranche_domain::error::StoreError;
+use tranche_domain::error::{FieldError, StoreError};
 use tranche_domain::plan::Plan;
+use tranche_domain::plan_changes;
 use tranche_domain::ports::{IdempotencyRecord, StoredResponse};
 use tranche_domain::secrets::sha256_hex;
+use tranche_domain::signing::Links;
 use tranche_domain::use_cases;
 use tranche_http::problem::Problem;
-use tranche_http::{ApiState, json_response, parse_json, require_api_key};
+use tranche_http::{ApiState, json_response, operator_actor, parse_json, require_api_key};
 
 /// The operator API for creditors, plans, and the reads of collections, batch files and tasks
 /// (`/v1/...`, bearer-key authenticated). It has no
@@ -32,6 +34,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/plans/preview", post(preview_plan))
         .route("/v1/plans", post(create_plan).get(list_plans))
         .route("/v1/plans/{id}", get(get_plan))
+        .route("/v1/plans/{id}/events", get(plan_history))
+        .route("/v1/plans/{id}/pause", post(pause_plan))
+        .route("/v1/plans/{id}/resume", post(resume_plan))
+        .route("/v1/plans/{id}/reschedule", post(reschedule_plan))
+        .route("/v1/plans/{id}/payments", post(record_payment))
+        .route("/v1/plans/{id}/payoff", post(pay_off_plan))
+        .route("/v1/plans/{id}/cancel", post(cancel_plan))
+        .route(
+            "/v1/plans/{id}/instalments/{seq}/skip",
+            post(skip_instalment),
+        )
         .route("/v1/collections", get(list_collections))
         .route("/v1/batches", get(list_batches))
         .route("/v1/batches/{id}", get(get_batch))
@@ -75,25 +88,47 @@ async fn preview_plan(State(state): State<ApiState>, body: Bytes) -> Result<Resp
     Ok(json_response(StatusCode::OK, &json!(preview)))
 }
 
-/// The JSON form of a plan; `signing_url` only right after creation.
+/// The JSON form of a plan with its money `balance`; `signing_url` only right after creation.
 fn plan_json(plan: &Plan, signing_url: Option<&str>) -> Value {
     let mut value = json!(plan);
-    if let (Some(url), Some(map)) = (signing_url, value.as_object_mut()) {
-        map.insert("signing_url".into(), json!(url));
+    if let Some(map) = value.as_object_mut() {
+        map.insert("balance".into(), json!(plan_changes::balance_view(plan)));
+        if let Some(url) = signing_url {
+            map.insert("signing_url".into(), json!(url));
+        }
     }
     value
 }
 
-/// `POST /v1/plans`, idempotent under an `Idempotency-Key` header: the key is claimed with a
-/// conditional write before anything else, so two concurrent repeats cannot both create; a
-/// repeat answers the first answer; the same key with another body is refused.
+/// `POST /v1/plans`, idempotent under an `Idempotency-Key` header (see [`idempotent`]).
 async fn create_plan(
     State(state): State<ApiState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    idempotent(&state, &headers, "POST /v1/plans", &body, || {
+        create_plan_response(&state, &body)
+    })
+    .await
+}
+
+/// Runs `run` at most once per `Idempotency-Key` (scoped by `scope`, the method and path): the
+/// key is claimed with a conditional write before anything else, so two concurrent repeats
+/// cannot both act; a repeat answers the first answer byte for byte; the same key with another
+/// body is refused. Without the header, `run` simply runs. Server errors give the key back.
+async fn idempotent<F, Fut>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    scope: &str,
+    body: &Bytes,
+    run: F,
+) -> Result<Response, Problem>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response, Problem>>,
+{
     let Some(key) = headers.get("idempotency-key") else {
-        return create_plan_response(&state, &body).await;
+        return run().await;
     };
     let key = key
         .to_str()
@@ -101,26 +136,26 @@ async fn create_plan(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
-            Problem::invalid_fields(vec![tranche_domain::error::FieldError::new(
+            Problem::invalid_fields(vec![FieldError::new(
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters, e.g. a UUID",
             )])
         })?;
-    let scoped_key = format!("POST /v1/plans:{key}");
+    let scoped_key = format!("{scope}:{key}");
     let record = IdempotencyRecord {
         key: scoped_key.clone(),
-        request_hash: sha256_hex(&body),
+        request_hash: sha256_hex(body),
         response: None,
         created_at: state.ports.clock.now(),
     };
 
     match state.ports.idempotency.claim_idempotency_key(&record).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed(_)) => return replay(&state, &record).await,
+        Err(StoreError::ConditionFailed(_)) => return replay(state, &record).await,
         Err(e) => return Err(use_cases::UseCaseError::Store(e).into()),
     }
 
-    let response = match create_plan_response(&state, &body).await {
+    let response = match run().await {
         Ok(response) => response,
         Err(problem) => problem.into_response(),
     };
@@ -171,7 +206,7 @@ async fn replay(state: &ApiState, claim: &IdempotencyRecord) -> Result<Response,
             "idempotency-key-reused",
             "Idempotency-Key reused with another body",
             "This Idempotency-Key was used for a different request body. Use a new key for a new \
-             plan, or send exactly the first body to get its answer again.",
+             request, or send exactly the first body to get its answer again.",
         ));
     }
     let Some(response) = stored.response else {
@@ -373,7 +408,11 @@ async fn close_task(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let body = parse_json(&body)?;
-    let task = use_cases::close_task(&state.ports, &id, &body).await?;
+    let links = Links {
+        public_url: state.public_url.clone(),
+        mail_from: state.mail_from.clone(),
+    };
+    let task = use_cases::close_task(&state.ports, &links, &id, &body).await?;
     Ok(json_response(StatusCode::OK, &json!(task)))
 }
 
@@ -404,4 +443,141 @@ async fn event_feed(
         StatusCode::OK,
         &json!({"events": events, "next": next.to_string()}),
     ))
+}
+
+/// `?dry_run=true` on a plan action.
+#[derive(Debug, Deserialize)]
+struct ActionQuery {
+    dry_run: Option<String>,
+}
+
+/// One plan action: the body read (an empty body is `{}`), the change applied by the domain,
+/// stored on the condition that the plan's version has not moved (and, with `If-Match`, that
+/// it is the version given), and the plan answered with what changed. With `?dry_run=true`
+/// nothing is stored or sent: the answer is the calendar the change would give. With an
+/// `Idempotency-Key` a retried call (a payment sent again after a timeout) changes the plan
+/// once and answers the first answer again.
+async fn plan_action(
+    state: ApiState,
+    id: String,
+    kind: &'static str,
+    seq: Option<String>,
+    query: ActionQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let mut errors = Vec::new();
+    let dry_run = match query.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("dry_run", "must be true or false"));
+            false
+        }
+    };
+    let expected_version = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let parsed = value
+                .to_str()
+                .ok()
+                .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+                .and_then(|v| v.parse::<u64>().ok());
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "If-Match",
+                    "must be the plan's version as a whole number, e.g. \"3\"",
+                ));
+            }
+            parsed
+        }
+    };
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let raw = body;
+    let body = if raw.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_json(&raw)?
+    };
+    let links = Links {
+        public_url: state.public_url.clone(),
+        mail_from: state.mail_from.clone(),
+    };
+    let scope = format!(
+        "POST /v1/plans/{id}/{}",
+        seq.as_deref()
+            .map_or(kind.to_owned(), |seq| format!("instalments/{seq}/{kind}"))
+    );
+    let act = || async {
+        let outcome = plan_changes::change_plan(
+            &state.ports,
+            &links,
+            &id,
+            kind,
+            seq.as_deref(),
+            &body,
+            &operator_actor(&headers),
+            dry_run,
+            expected_version,
+        )
+        .await?;
+        let mut value = plan_json(&outcome.plan, None);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("changed".into(), json!(outcome.changed));
+            map.insert("dry_run".into(), json!(outcome.dry_run));
+        }
+        let mut response = json_response(StatusCode::OK, &value);
+        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.plan.version)) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        Ok(response)
+    };
+    // A dry run stores nothing, so it needs no key; a real change runs once per key.
+    if dry_run {
+        return act().await;
+    }
+    idempotent(&state, &headers, &scope, &raw, act).await
+}
+
+macro_rules! plan_action_handler {
+    ($name:ident, $kind:literal) => {
+        async fn $name(
+            State(state): State<ApiState>,
+            Path(id): Path<String>,
+            Query(query): Query<ActionQuery>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, Problem> {
+            plan_action(state, id, $kind, None, query, headers, body).await
+        }
+    };
+}
+
+plan_action_handler!(pause_plan, "pause");
+plan_action_handler!(resume_plan, "resume");
+plan_action_handler!(reschedule_plan, "reschedule");
+plan_action_handler!(record_payment, "payments");
+plan_action_handler!(pay_off_plan, "payoff");
+plan_action_handler!(cancel_plan, "cancel");
+
+async fn skip_instalment(
+    State(state): State<ApiState>,
+    Path((id, seq)): Path<(String, String)>,
+    Query(query): Query<ActionQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    plan_action(state, id, "skip", Some(seq), query, headers, body).await
+}
+
+/// `GET /v1/plans/{id}/events`: the plan's history, oldest first, each change with its actor
+/// and its reason.
+async fn plan_history(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let events = plan_changes::plan_history(&state.ports, &id).await?;
+    Ok(json_response(StatusCode::OK, &json!({"events": events})))
 }

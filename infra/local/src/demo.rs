@@ -29,7 +29,9 @@
 //! 7. Days pass until the AM04 re-presentation is in a file of its own and the other first
 //!    collections have settled.
 //! 8. What the operator sees: tasks, collections, plans, e-mails and the event feed.
-//! 9. Where the files are.
+//! 9. The operator agrees a new arrangement with the MS02 debtor: a dry run of a new calendar
+//!    for the rest, the change itself (the plan leaves dunning), and the task closed.
+//! 10. Where the files are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -723,6 +725,7 @@ impl Story {
         let rejected = self.bank_answers(&creditor, &first_batches).await?;
         self.until_representation(&first_batches, &rejected).await?;
         self.operator_view().await?;
+        self.new_arrangement().await?;
         self.closing(first_day);
         Ok(())
     }
@@ -1210,6 +1213,97 @@ impl Story {
             .cloned()
     }
 
+    /// Step 9: the operator calls the debtor whose collection was refused (the plan in
+    /// dunning), agrees two more instalments for the rest, checks the calendar with a dry run,
+    /// makes the change and closes the task.
+    async fn new_arrangement(&mut self) -> Result<(), DemoError> {
+        heading(9, "A new arrangement for the plan in dunning");
+        let in_dunning: Vec<Value> = self.api.all_items("/v1/plans?status=in_dunning").await?;
+        let Some(plan) = in_dunning.first() else {
+            return Err(DemoError::Story(
+                "no plan is in dunning after the MS02 refusal".to_owned(),
+            ));
+        };
+        let id = plan["id"].as_str().unwrap_or_default().to_owned();
+        let open = plan["instalments"].as_array().map_or(0, |all| {
+            all.iter()
+                .filter(|i| {
+                    matches!(
+                        i["status"].as_str(),
+                        Some("planned" | "notified" | "failed" | "retrying")
+                    )
+                })
+                .count()
+        });
+        let today = self.clock.today();
+        let start = roll_forward(today + Days::new(21));
+        let body = json!({
+            "count": open + 2,
+            "start_date": start,
+            "reason": "agreed on the phone: two more, smaller instalments",
+        });
+        let path = format!("/v1/plans/{id}/reschedule");
+        let preview: Value = self
+            .api
+            .call(
+                Method::POST,
+                &format!("{path}?dry_run=true"),
+                Body::Json(&body),
+            )
+            .await?;
+        fact(&format!(
+            "{} is {} with {} left; POST {path}?dry_run=true answers the new calendar, storing \
+             nothing:",
+            self.debtor_of(&id),
+            plan["status"].as_str().unwrap_or("?"),
+            plan["balance"]["remaining"].as_str().unwrap_or("?")
+        ));
+        for line in new_calendar(&preview) {
+            detail(&line);
+        }
+        let changed: Value = self
+            .api
+            .call(Method::POST, &path, Body::Json(&body))
+            .await?;
+        let balance = &changed["balance"];
+        fact(&format!(
+            "POST {path}: the plan is {} again, version {}; collected {} + scheduled {} + \
+             received outside {} + cancelled {} = total {}",
+            changed["status"].as_str().unwrap_or("?"),
+            changed["version"],
+            balance["collected"].as_str().unwrap_or("?"),
+            balance["scheduled"].as_str().unwrap_or("?"),
+            balance["received_outside"].as_str().unwrap_or("?"),
+            balance["cancelled"].as_str().unwrap_or("?"),
+            balance["total"].as_str().unwrap_or("?")
+        ));
+        let tasks: Vec<Value> = self.api.all_items("/v1/tasks?status=open").await?;
+        for task in tasks
+            .iter()
+            .filter(|t| t["plan_id"] == id.as_str() && t["kind"] == "call_customer")
+        {
+            let task_id = task["id"].as_str().unwrap_or_default();
+            let _: Value = self
+                .api
+                .call(
+                    Method::POST,
+                    &format!("/v1/tasks/{task_id}/close"),
+                    Body::Json(&json!({"outcome": "new plan agreed"})),
+                )
+                .await?;
+            fact(&format!("task {task_id} closed: new plan agreed"));
+        }
+        for (_, mail) in self.new_mails()? {
+            detail(&mail.line());
+        }
+        fact(&format!(
+            "the debtor was e-mailed the new calendar; each of its instalments gets its own \
+             pre-notification, with a self-service link to ask for a pause, a skip or smaller \
+             instalments (GET /v1/plans/{id}/events shows plan.rescheduled, by the operator's key)"
+        ));
+        Ok(())
+    }
+
     /// Step 8.
     async fn operator_view(&mut self) -> Result<(), DemoError> {
         let today = self.clock.today();
@@ -1344,7 +1438,7 @@ impl Story {
     /// Step 9.
     fn closing(&self, first_day: NaiveDate) {
         let today = self.clock.today();
-        heading(9, "Where everything is");
+        heading(10, "Where everything is");
         fact(&format!(
             "The story spanned {}, {} to {}.",
             count((today - first_day).num_days() as u64 + 1, "day", "days"),
@@ -1831,6 +1925,26 @@ fn report_summary(report: &DailyReport) -> String {
 }
 
 /// A plan's instalments, three to a line.
+/// The open instalments of a plan answered by a plan action, one line each.
+fn new_calendar(plan: &Value) -> Vec<String> {
+    plan["instalments"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|i| i["status"] == "planned")
+                .map(|i| {
+                    format!(
+                        "{:>3}  {}  {:>9}",
+                        i["seq"].as_u64().unwrap_or_default(),
+                        i["due_date"].as_str().unwrap_or("?"),
+                        i["amount"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn instalment_rows(instalments: &[InstalmentView]) -> Vec<String> {
     let amount_width = instalments
         .iter()

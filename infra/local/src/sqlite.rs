@@ -30,7 +30,7 @@ use tranche_domain::daily::expiry_date;
 use tranche_domain::error::StoreError;
 use tranche_domain::events::Event;
 use tranche_domain::mandate::{Mandate, MandateId};
-use tranche_domain::plan::{Plan, PlanId, Scheme, SigningToken};
+use tranche_domain::plan::{Plan, PlanId, Scheme, SelfServiceToken, SigningToken};
 use tranche_domain::ports::{
     ApiKeyStore, CollectionQuery, CollectionStore, CreditorStore, EventStore, IdempotencyRecord,
     IdempotencyStore, MandateStore, Page, PlanQuery, PlanStore, StoredResponse, TaskStore,
@@ -185,6 +185,14 @@ CREATE INDEX tasks_by_status ON tasks (status, id);
 -- Bank reports name a batch; its collections are found through this column.
 ALTER TABLE collections ADD COLUMN batch_id TEXT;
 CREATE INDEX collections_by_batch ON collections (batch_id, id) WHERE batch_id IS NOT NULL;
+"#,
+    r#"
+-- The debtors' self-service links: looked up by the hash of the token in the link.
+CREATE TABLE self_service_tokens (
+    token_hash TEXT PRIMARY KEY,
+    plan_id    TEXT NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
 "#,
 ];
 
@@ -504,6 +512,51 @@ impl PlanStore for SqliteStore {
         .await
     }
 
+    async fn insert_self_service_token(&self, token: &SelfServiceToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.run(move |connection| {
+            let plan_id = &token.plan_id.0;
+            connection
+                .execute(
+                    "INSERT INTO self_service_tokens (token_hash, plan_id, body) VALUES (?1, ?2, ?3)",
+                    params![
+                        token.token_hash,
+                        plan_id,
+                        to_json("the self-service token", &token)?
+                    ],
+                )
+                .map_err(|e| {
+                    rows::conflict(
+                        e,
+                        &format!("inserting a self-service token of plan {plan_id}"),
+                        format!("the self-service token hash for plan {plan_id} exists already"),
+                    )
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_self_service_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SelfServiceToken>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |connection| {
+            let body: Option<String> = connection
+                .query_row(
+                    "SELECT body FROM self_service_tokens WHERE token_hash = ?1",
+                    [&token_hash],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| sqlite_error("reading a self-service token", e))?;
+            body.map(|body| from_json("self-service token", &body))
+                .transpose()
+        })
+        .await
+    }
+
     async fn use_signing_token(
         &self,
         token_hash: &str,
@@ -538,7 +591,7 @@ mod rows {
     use super::*;
     use rusqlite::Connection;
 
-    fn conflict(e: rusqlite::Error, context: &str, what: String) -> StoreError {
+    pub(super) fn conflict(e: rusqlite::Error, context: &str, what: String) -> StoreError {
         if is_constraint_violation(&e) {
             StoreError::ConditionFailed(what)
         } else {
@@ -1112,10 +1165,8 @@ impl CollectionStore for SqliteStore {
         end_to_end_ids: &[String],
     ) -> Result<Vec<Collection>, StoreError> {
         let keys = end_to_end_ids.to_vec();
-        self.run(move |connection| {
-            rows_by_keys(connection, "collections", "end_to_end_id", &keys)
-        })
-        .await
+        self.run(move |connection| rows_by_keys(connection, "collections", "end_to_end_id", &keys))
+            .await
     }
 
     async fn collections_of_batch(

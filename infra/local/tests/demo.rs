@@ -52,6 +52,9 @@ fn the_demo_tells_the_whole_story_and_leaves_its_files_behind() {
         "MS02",
         "rejected with AM04, was re-presented",
         "Call the customer",
+        "reschedule?dry_run=true",
+        "the plan is active again",
+        "closed: new plan agreed",
         "tranche serve --data",
     ] {
         assert!(
