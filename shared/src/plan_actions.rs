@@ -978,7 +978,7 @@ pub fn parse_action(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::{Days, TimeZone, Utc};
     use proptest::prelude::*;
 
@@ -997,7 +997,7 @@ mod tests {
     }
 
     /// A monthly active plan of `total` in `count` instalments from `start`.
-    fn plan(total: &str, count: u32, start: NaiveDate) -> Plan {
+    pub(crate) fn plan(total: &str, count: u32, start: NaiveDate) -> Plan {
         let terms = ScheduleTerms {
             total: euros(total),
             split: Split::Count(count),
@@ -1060,7 +1060,7 @@ mod tests {
         }
     }
 
-    fn ctx(today: NaiveDate) -> ActionContext {
+    pub(crate) fn ctx(today: NaiveDate) -> ActionContext {
         ActionContext {
             today,
             earliest_due_date: schedule::earliest_due_date(today, 14, 1),
