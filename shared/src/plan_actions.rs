@@ -978,7 +978,7 @@ pub fn parse_action(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::{Days, TimeZone, Utc};
     use proptest::prelude::*;
 
@@ -997,11 +997,16 @@ mod tests {
     }
 
     /// A monthly active plan of `total` in `count` instalments from `start`.
-    fn plan(total: &str, count: u32, start: NaiveDate) -> Plan {
+    pub(crate) fn plan(total: &str, count: u32, start: NaiveDate) -> Plan {
+        plan_every(total, count, start, Frequency::Monthly)
+    }
+
+    /// An active plan of `total` in `count` instalments from `start`, every `frequency`.
+    fn plan_every(total: &str, count: u32, start: NaiveDate, frequency: Frequency) -> Plan {
         let terms = ScheduleTerms {
             total: euros(total),
             split: Split::Count(count),
-            frequency: Frequency::Monthly,
+            frequency,
             start_date: start,
             down_payment: None,
             rounding: Rounding::Last,
@@ -1022,7 +1027,7 @@ mod tests {
             currency: Currency::Eur,
             total: terms.total,
             invoices: Vec::new(),
-            frequency: Frequency::Monthly,
+            frequency,
             start_date: start,
             rounding: Rounding::Last,
             scheme: Scheme::Core,
@@ -1060,7 +1065,7 @@ mod tests {
         }
     }
 
-    fn ctx(today: NaiveDate) -> ActionContext {
+    pub(crate) fn ctx(today: NaiveDate) -> ActionContext {
         ActionContext {
             today,
             earliest_due_date: schedule::earliest_due_date(today, 14, 1),
@@ -1440,8 +1445,9 @@ mod tests {
     /// A random action, with parameters around the plan's dates.
     fn action(start: NaiveDate) -> impl Strategy<Value = PlanAction> {
         let day = move |offset: u64| start + Days::new(offset);
+        // Cancel ends a sequence, so it is drawn less often than the actions that go on.
         prop_oneof![
-            (0u64..200, prop::option::of(1u64..200), any::<bool>()).prop_map(
+            3 => (0u64..200, prop::option::of(1u64..200), any::<bool>()).prop_map(
                 move |(from, len, append)| PlanAction::Pause {
                     from: day(from),
                     until: len.map(|l| day(from + l)),
@@ -1452,15 +1458,15 @@ mod tests {
                     },
                 }
             ),
-            prop::option::of(any::<bool>()).prop_map(|m| PlanAction::Resume {
+            3 => prop::option::of(any::<bool>()).prop_map(|m| PlanAction::Resume {
                 mode: m.map(|a| if a {
                     PauseMode::AppendAtEnd
                 } else {
                     PauseMode::ShiftCalendar
                 })
             }),
-            (1u32..30).prop_map(|seq| PlanAction::Skip { seq }),
-            (1u32..24, 0u64..120, any::<bool>()).prop_map(move |(count, offset, first)| {
+            3 => (1u32..30).prop_map(|seq| PlanAction::Skip { seq }),
+            3 => (1u32..24, 0u64..120, any::<bool>()).prop_map(move |(count, offset, first)| {
                 PlanAction::Reschedule {
                     total: None,
                     split: Split::Count(count),
@@ -1473,7 +1479,7 @@ mod tests {
                     },
                 }
             }),
-            (1i64..200_000, any::<bool>()).prop_map(move |(cents, lower)| {
+            3 => (1i64..200_000, any::<bool>()).prop_map(move |(cents, lower)| {
                 PlanAction::RecordPayment(OutsidePayment {
                     amount: Amount::from_cents(cents).unwrap(),
                     received_on: start,
@@ -1485,15 +1491,15 @@ mod tests {
                     },
                 })
             }),
-            Just(PlanAction::Payoff),
-            Just(PlanAction::Cancel {
+            1 => Just(PlanAction::Payoff),
+            1 => Just(PlanAction::Cancel {
                 reason: "test".into()
             }),
         ]
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
 
         /// Random sequences of actions on random plans, with the bank taking instalments in
         /// between: the money stays exact and what the bank has never changes.
@@ -1501,12 +1507,13 @@ mod tests {
         fn random_actions_keep_the_money_exact_and_never_touch_the_bank(
             total in 100i64..1_000_000,
             count in 1u32..24,
+            frequency in prop::sample::select(Frequency::ALL.to_vec()),
             locked in 0usize..6,
             failed in any::<bool>(),
             steps in prop::collection::vec((action(date(2027, 3, 1)), 0usize..3), 1..10),
         ) {
             let total = Amount::from_cents(total.max(i64::from(count))).unwrap();
-            let mut current = plan(&total.to_string(), count, date(2027, 3, 1));
+            let mut current = plan_every(&total.to_string(), count, date(2027, 3, 1), frequency);
             for i in current.instalments.iter_mut().take(locked) {
                 i.status = InstalmentStatus::Collected;
             }

@@ -674,6 +674,99 @@ pub async fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan_actions::tests::{ctx, plan};
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn limits() -> SelfServiceLimits {
+        SelfServiceLimits::default()
+    }
+
+    #[test]
+    fn a_skip_of_a_plan_within_its_limits_exceeds_nothing() {
+        let before = plan("600.00", 6, date(2027, 3, 1));
+        let c = ctx(date(2027, 2, 1));
+        let after = plan_actions::apply(
+            &before,
+            &to_action(&before, SelfServiceRequest::Skip { seq: 2 }, &c),
+            &c,
+        )
+        .unwrap();
+        assert!(limits_exceeded(&before, &after, &limits(), Language::En).is_empty());
+    }
+
+    #[test]
+    fn each_limit_is_named_when_a_spread_goes_beyond_it() {
+        let mut before = plan("600.00", 6, date(2027, 3, 1));
+        before.self_service_changes = 2;
+        let c = ctx(date(2027, 2, 1));
+        // 40 instalments of 15.00: more than 24, below 20.00, years beyond 6 months, third change.
+        let action = to_action(&before, SelfServiceRequest::Spread { count: 40 }, &c);
+        let after = plan_actions::apply(&before, &action, &c).unwrap();
+
+        let beyond = limits_exceeded(&before, &after, &limits(), Language::En);
+
+        assert_eq!(beyond.len(), 4, "{beyond:?}");
+        assert!(beyond[0].starts_with("changes per plan"));
+        assert!(beyond[1].starts_with("instalments: 40 left, the limit is 24"));
+        assert!(
+            beyond[2].starts_with("instalment amount: €15.00"),
+            "{beyond:?}"
+        );
+        assert!(beyond[3].starts_with("end of the plan"));
+    }
+
+    #[test]
+    fn a_spread_starts_on_the_next_open_instalment_and_a_pause_today() {
+        let before = plan("600.00", 6, date(2027, 3, 1));
+        let c = ctx(date(2027, 2, 1));
+        let PlanAction::Reschedule {
+            start_date, split, ..
+        } = to_action(&before, SelfServiceRequest::Spread { count: 8 }, &c)
+        else {
+            panic!("a spread is a reschedule")
+        };
+        assert_eq!((start_date, split), (date(2027, 3, 1), Split::Count(8)));
+        let PlanAction::Pause { from, until, .. } =
+            to_action(&before, SelfServiceRequest::Pause { months: 2 }, &c)
+        else {
+            panic!("a pause")
+        };
+        assert_eq!((from, until), (date(2027, 2, 1), Some(date(2027, 4, 1))));
+    }
+
+    #[test]
+    fn the_form_names_the_field_at_fault_in_the_debtors_language() {
+        let open = plan("600.00", 6, date(2027, 3, 1));
+        let read = |choice: &str, months: &str, seq: &str, count: &str| {
+            read_form(
+                &open,
+                &SelfServiceForm {
+                    choice: choice.into(),
+                    months: months.into(),
+                    seq: seq.into(),
+                    count: count.into(),
+                },
+                Language::Fr,
+            )
+        };
+        assert_eq!(read("", "", "", "").unwrap_err()[0].field, "choice");
+        let months = read("pause", "13", "", "").unwrap_err();
+        assert_eq!(months[0].field, "months");
+        assert!(
+            months[0].message.contains("de 1 à 12"),
+            "{}",
+            months[0].message
+        );
+        assert_eq!(read("skip", "", "9", "").unwrap_err()[0].field, "seq");
+        assert_eq!(read("spread", "", "", "6").unwrap_err()[0].field, "count");
+        assert_eq!(
+            read("spread", "", "", " 7 "),
+            Ok(SelfServiceRequest::Spread { count: 7 })
+        );
+    }
 
     #[test]
     fn a_decision_reads_accept_or_refuse_with_a_note_and_nothing_else() {

@@ -219,6 +219,15 @@ async fn a_skipped_instalment_moves_to_the_end_with_its_amount() {
     assert!(day(moved["due_date"].as_str().unwrap()) > last_date);
     assert_eq!(plan["changed"], json!([2, 7]));
     assert_balance_exact(&plan);
+
+    // The moved instalment is announced anew, as the sixth of six (the skipped one holds no
+    // money), with the debtor's self-service link.
+    let due = day(moved["due_date"].as_str().unwrap());
+    let report = app.daily(due - chrono::Days::new(16)).await;
+    assert_eq!(report.notices_sent, 1);
+    let notice = app.outbox().pop().expect("a pre-notification");
+    assert!(notice.text.contains("Rate 6 von 6"), "{}", notice.text);
+    assert!(notice.text.contains("/self-service/"), "{}", notice.text);
 }
 
 #[tokio::test]

@@ -70,6 +70,7 @@ async fn a_debtor_skips_an_instalment_on_a_phone_after_fixing_a_missing_number()
     browser.select("seq", "3").await;
     browser.submit().await;
     let outcome = browser.text_of("#outcome").await;
+    let still_chosen = browser.is_ticked("#choice-skip").await;
     let rows_after = browser.find_all("#calendar tbody tr").await;
     browser.assert_no_horizontal_scroll().await;
     browser
@@ -88,6 +89,7 @@ async fn a_debtor_skips_an_instalment_on_a_phone_after_fixing_a_missing_number()
         6,
         "the skipped instalment is shown at its new place"
     );
+    assert!(!still_chosen, "after a change the form starts empty");
     let plan = app.plan(&plan_id).await;
     assert_eq!(plan["instalments"][2]["status"], "skipped");
     browser.close().await;

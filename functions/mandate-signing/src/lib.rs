@@ -182,6 +182,8 @@ async fn submit_self_service_form(
         public_url: state.public_url.clone(),
         mail_from: state.mail_from.clone(),
     };
+    // After a change the form starts empty again; after errors it keeps what was sent.
+    let empty = SelfServiceForm::default();
     let render = |status, plan: &tranche_domain::plan::Plan, errors: &[_], notice| {
         render_self_service_page(
             status,
@@ -189,7 +191,11 @@ async fn submit_self_service_form(
             language,
             &session.creditor,
             plan,
-            &form,
+            if notice == Notice::Applied {
+                &empty
+            } else {
+                &form
+            },
             errors,
             notice,
         )

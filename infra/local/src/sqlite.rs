@@ -1,5 +1,5 @@
-//! Every store port on one SQLite database: creditors, plans with their signing tokens,
-//! idempotency keys and API key hashes.
+//! Every store port on one SQLite database: creditors, plans with their signing and self-service
+//! tokens, mandates, collections, batches, tasks, events, idempotency keys and API key hashes.
 //!
 //! Each item is kept the way a DynamoDB item will be: the whole aggregate as JSON in a `body`
 //! column, beside a few plain columns that exist only for the access paths (the partition and
