@@ -21,7 +21,7 @@
 //! | `tranche-batches` | batch id | | `by_creditor`: `creditor_id` / `pk`; `all`: `entity` / `pk`; `rounds`: `batch_key` (`<creditor>#<scheme>#<date>`) / `round` (number) (all keys only) |
 //! | `tranche-tasks` | task id | | `by_status`: `status` / `pk`; `all`: `entity` / `pk` (keys only) |
 //! | `tranche-events` | aggregate id | `sk` (number): the event's `seq` | `feed`: `feed_bucket` / `position` (number) (all attributes) |
-//! | `tranche-keys` | `token#<hash>`, `idempotency#<key>`, `api-key#<hash>`, and the uniqueness guards `mandate-reference#<creditor>#<reference>`, `mandate-download#<hash>`, `batch-slot#<creditor>#<scheme>#<date>#<round>#<part>` | | |
+//! | `tranche-keys` | `token#<hash>`, `self-service#<hash>`, `idempotency#<key>`, `api-key#<hash>`, and the uniqueness guards `mandate-reference#<creditor>#<reference>`, `mandate-download#<hash>`, `batch-slot#<creditor>#<scheme>#<date>#<round>#<part>` | | |
 //!
 //! # Sharded work lists
 //!
@@ -92,7 +92,7 @@ use tranche_domain::daily::expiry_date;
 use tranche_domain::error::StoreError;
 use tranche_domain::events::Event;
 use tranche_domain::mandate::{Mandate, MandateId};
-use tranche_domain::plan::{Plan, PlanId, Scheme, SigningToken};
+use tranche_domain::plan::{Plan, PlanId, Scheme, SelfServiceToken, SigningToken};
 use tranche_domain::ports::{
     ApiKeyStore, CollectionQuery, CollectionStore, CreditorStore, EventStore, IdempotencyRecord,
     IdempotencyStore, MandateStore, Page, PlanQuery, PlanStore, StoredResponse, TaskStore,
@@ -111,6 +111,9 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// How often a commit retries when it lost only a race (the feed counter moved, or another
 /// transaction held an item); a lost condition is never retried.
 const MAX_RACE_RETRIES: u32 = 25;
+
+/// `by_end_to_end_id` queries in flight at once when a bank report's collections are looked up.
+const CONCURRENT_QUERIES: usize = 16;
 
 /// The events of one feed bucket: a bucket is one partition of the `feed` index.
 const FEED_BUCKET_SIZE: u64 = 1000;
@@ -432,7 +435,11 @@ impl DynamoStore {
         item.insert("status".into(), s(plan.status.as_str()));
         item.insert(
             "creditor_status".into(),
-            s(format!("{}#{}", plan.creditor_id.as_str(), plan.status.as_str())),
+            s(format!(
+                "{}#{}",
+                plan.creditor_id.as_str(),
+                plan.status.as_str()
+            )),
         );
         item.insert("version".into(), n(plan.version));
         item.insert("body".into(), s(to_json("the plan", plan)?));
@@ -759,7 +766,12 @@ impl DynamoStore {
                     format!("batch {}", batch.id),
                 )?,
                 self.put_guard(
-                    format!("batch-slot#{}#{}#{}", batch_key(batch), batch.round, batch.part),
+                    format!(
+                        "batch-slot#{}#{}#{}",
+                        batch_key(batch),
+                        batch.round,
+                        batch.part
+                    ),
                     &batch.id,
                     format!(
                         "round {} part {} of the batches of {}",
@@ -800,6 +812,11 @@ fn reference_guard(mandate: &Mandate) -> String {
         mandate.creditor_id.as_str(),
         mandate.reference
     )
+}
+
+/// The key of a debtor's self-service link in the keys table.
+fn self_service_key(hash: &str) -> String {
+    format!("self-service#{hash}")
 }
 
 fn download_guard(hash: &str) -> String {
@@ -862,16 +879,34 @@ impl DynamoStore {
         }
     }
 
-    /// The items with these partition keys, read consistently, in the order of `ids`; ids whose
-    /// item is gone are left out.
+    /// The bodies of the items with these partition keys, as [`Self::batch_get`] reads them.
+    async fn get_bodies<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        ids: &[String],
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.batch_get(table, ids)
+            .await?
+            .iter()
+            .map(|item| {
+                let id = string_attribute(item, "pk").unwrap_or_default();
+                body_of(&format!("{what} {id}"), item)
+            })
+            .collect()
+    }
+
+    /// The items with these partition keys, read consistently, each once in the order of the
+    /// first mention of its id; ids whose item is gone are left out. 100 keys per request (the
+    /// most one `BatchGetItem` takes), and the keys DynamoDB leaves unprocessed asked again.
     async fn batch_get(&self, table: &str, ids: &[String]) -> Result<Vec<Item>, StoreError> {
-        let mut found: HashMap<String, Item> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let unique: Vec<&String> = {
-                let mut seen = HashSet::new();
-                chunk.iter().filter(|id| seen.insert(*id)).collect()
-            };
-            let keys: Vec<Item> = unique.iter().map(|id| key(id.as_str())).collect();
+        let unique: Vec<&String> = {
+            let mut seen = HashSet::with_capacity(ids.len());
+            ids.iter().filter(|id| seen.insert(*id)).collect()
+        };
+        let mut found: HashMap<String, Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|id| key(id.as_str())).collect();
             let mut request = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
@@ -889,7 +924,11 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| sdk_error(&format!("reading items of {table}"), e))?;
-                for item in answer.responses.unwrap_or_default().remove(table).unwrap_or_default()
+                for item in answer
+                    .responses
+                    .unwrap_or_default()
+                    .remove(table)
+                    .unwrap_or_default()
                 {
                     if let Some(pk) = string_attribute(&item, "pk") {
                         found.insert(pk.to_owned(), item);
@@ -911,6 +950,26 @@ impl DynamoStore {
             }
         }
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// The id of the collection the `by_end_to_end_id` index lists under `end_to_end_id`.
+    async fn collection_id_by_end_to_end_id(
+        &self,
+        end_to_end_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let query = IndexQuery {
+            table: &self.tables.collections,
+            index: "by_end_to_end_id",
+            partition_attribute: "end_to_end_id",
+            partition_value: end_to_end_id.to_owned(),
+            sort_attribute: "pk",
+            sort_below: None,
+        };
+        let (rows, _) = self.query_index(&query, None, 1).await?;
+        Ok(rows
+            .first()
+            .and_then(|row| string_attribute(row, "pk"))
+            .map(str::to_owned))
     }
 
     /// Up to `want` index rows after `start` (an `ExclusiveStartKey`), and whether the index may
@@ -1228,10 +1287,7 @@ impl DynamoStore {
         let item = self
             .get_item(
                 &self.tables.events,
-                HashMap::from([
-                    ("pk".to_owned(), s(FEED_COUNTER)),
-                    ("sk".to_owned(), n(0)),
-                ]),
+                HashMap::from([("pk".to_owned(), s(FEED_COUNTER)), ("sk".to_owned(), n(0))]),
                 "the event feed counter",
             )
             .await?;
@@ -1291,6 +1347,12 @@ impl DynamoStore {
 
 #[async_trait]
 impl TransactionalStore for DynamoStore {
+    /// Whether `writes` take at most [`MAX_TRANSACTION_ITEMS`] items ([`DynamoStore::items_for`]):
+    /// a larger commit is refused.
+    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
+        Self::items_for(writes) <= MAX_TRANSACTION_ITEMS
+    }
+
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -1419,6 +1481,11 @@ impl PlanStore for DynamoStore {
             .await
     }
 
+    async fn get_plans(&self, ids: &[PlanId]) -> Result<Vec<Plan>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.get_bodies(&self.tables.plans, &ids, "plan").await
+    }
+
     async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
         self.commit(&[Write::UpdatePlan(plan.clone())]).await
     }
@@ -1512,12 +1579,43 @@ impl PlanStore for DynamoStore {
         )
         .await
     }
+
+    async fn insert_self_service_token(&self, token: &SelfServiceToken) -> Result<(), StoreError> {
+        let mut item = key(self_service_key(&token.token_hash));
+        item.insert("plan_id".into(), s(token.plan_id.0.clone()));
+        item.insert("expires_at".into(), n(token.expires_at.timestamp_micros()));
+        item.insert("body".into(), s(to_json("the self-service token", token)?));
+        let insert = self.insert(
+            &self.tables.keys,
+            item,
+            format!("the self-service token hash for plan {}", token.plan_id),
+        )?;
+        self.send_single(insert).await
+    }
+
+    async fn get_self_service_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SelfServiceToken>, StoreError> {
+        self.get_body(
+            &self.tables.keys,
+            &self_service_key(token_hash),
+            "self-service token",
+        )
+        .await
+    }
 }
 
 #[async_trait]
 impl MandateStore for DynamoStore {
     async fn get_mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError> {
         self.get_body(&self.tables.mandates, &id.0, &format!("mandate {id}"))
+            .await
+    }
+
+    async fn get_mandates(&self, ids: &[MandateId]) -> Result<Vec<Mandate>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        self.get_bodies(&self.tables.mandates, &ids, "mandate")
             .await
     }
 
@@ -1608,7 +1706,9 @@ impl EventStore for DynamoStore {
                 .query()
                 .table_name(&self.tables.events)
                 .index_name("feed")
-                .key_condition_expression("feed_bucket = :bucket AND #position BETWEEN :from AND :to")
+                .key_condition_expression(
+                    "feed_bucket = :bucket AND #position BETWEEN :from AND :to",
+                )
                 .expression_attribute_names("#position", "position")
                 .expression_attribute_values(":bucket", s(bucket.to_string()))
                 .expression_attribute_values(":from", n(expected))
@@ -1647,26 +1747,59 @@ impl CollectionStore for DynamoStore {
         &self,
         end_to_end_id: &str,
     ) -> Result<Option<Collection>, StoreError> {
-        let query = IndexQuery {
-            table: &self.tables.collections,
-            index: "by_end_to_end_id",
-            partition_attribute: "end_to_end_id",
-            partition_value: end_to_end_id.to_owned(),
-            sort_attribute: "pk",
-            sort_below: None,
-        };
-        let (rows, _) = self.query_index(&query, None, 1).await?;
-        let ids: Vec<String> = rows
-            .iter()
-            .filter_map(|row| string_attribute(row, "pk").map(str::to_owned))
+        let ids: Vec<String> = self
+            .collection_id_by_end_to_end_id(end_to_end_id)
+            .await?
+            .into_iter()
             .collect();
-        match self.batch_get(&self.tables.collections, &ids).await?.first() {
+        match self
+            .batch_get(&self.tables.collections, &ids)
+            .await?
+            .first()
+        {
             Some(item) => {
                 let collection: Collection = body_of("collection", item)?;
                 Ok((collection.end_to_end_id == end_to_end_id).then_some(collection))
             }
             None => Ok(None),
         }
+    }
+
+    /// One `by_end_to_end_id` query per distinct id, [`CONCURRENT_QUERIES`] at a time (an index
+    /// query takes one partition key), then the bodies by consistent `BatchGetItem`s; a
+    /// collection the index still lists under an id it no longer carries is left out.
+    async fn get_collections_by_end_to_end_ids(
+        &self,
+        end_to_end_ids: &[String],
+    ) -> Result<Vec<Collection>, StoreError> {
+        let wanted: HashSet<&String> = end_to_end_ids.iter().collect();
+        let mut pending = wanted.iter().map(|id| (*id).clone());
+        let mut running = tokio::task::JoinSet::new();
+        let mut ids = Vec::new();
+        loop {
+            while running.len() < CONCURRENT_QUERIES
+                && let Some(end_to_end_id) = pending.next()
+            {
+                let store = self.clone();
+                running.spawn(
+                    async move { store.collection_id_by_end_to_end_id(&end_to_end_id).await },
+                );
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let found = joined.map_err(|e| {
+                StoreError::Unavailable(format!("a query by EndToEndId did not finish: {e}"))
+            })??;
+            ids.extend(found);
+        }
+        let collections: Vec<Collection> = self
+            .get_bodies(&self.tables.collections, &ids, "collection")
+            .await?;
+        Ok(collections
+            .into_iter()
+            .filter(|c| wanted.contains(&c.end_to_end_id))
+            .collect())
     }
 
     async fn collections_of_batch(
@@ -1782,9 +1915,14 @@ impl CollectionStore for DynamoStore {
             query.after.as_deref(),
             query.limit,
             |c: &Collection| {
-                filter.creditor_id.as_ref().is_none_or(|x| &c.creditor_id == x)
+                filter
+                    .creditor_id
+                    .as_ref()
+                    .is_none_or(|x| &c.creditor_id == x)
                     && filter.status.is_none_or(|x| c.status == x)
-                    && filter.collection_date.is_none_or(|x| c.collection_date == x)
+                    && filter
+                        .collection_date
+                        .is_none_or(|x| c.collection_date == x)
             },
         )
         .await
@@ -1924,7 +2062,10 @@ impl TaskStore for DynamoStore {
 impl IdempotencyStore for DynamoStore {
     async fn claim_idempotency_key(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
         let mut item = key(format!("idempotency#{}", record.key));
-        item.insert("completed".into(), AttributeValue::Bool(record.response.is_some()));
+        item.insert(
+            "completed".into(),
+            AttributeValue::Bool(record.response.is_some()),
+        );
         item.insert("body".into(), s(to_json("the idempotency record", record)?));
         let operation = self.insert(&self.tables.keys, item, "the idempotency key".to_owned())?;
         self.send_single(Operation {
