@@ -379,7 +379,7 @@ async fn commit_grouped(
     works: Vec<PlanWork>,
 ) -> Result<Vec<PlanWork>, UseCaseError> {
     let works: Vec<PlanWork> = works.into_iter().filter(|w| !w.writes.is_empty()).collect();
-    let outcome = group_commit::commit_in_groups(ports, works, GROUP).await?;
+    let outcome = group_commit::commit_in_groups(ports.transactions.as_ref(), works, GROUP).await?;
     for (work, reason) in &outcome.refused {
         info!(plan_id = %work.plan_id, reason = %reason, "plan changed meanwhile");
     }

@@ -11,11 +11,16 @@
 //! condition would rest on the version the first one makes, so the unit-by-unit retry could not
 //! commit it alone, and DynamoDB refuses two operations on one item in a transaction anyway.
 //! Callers keep units that touch the same item in separate groups.
+//!
+//! A store may bound what one transaction holds (DynamoDB: 100 items): a [`Group`] asks the
+//! store ([`TransactionalStore::fits_in_one_commit`]) before it takes a unit, and a group that
+//! would not fit is closed and committed first. A unit too large even alone makes a group of its
+//! own, and its commit gets the store's error, as without grouping.
 
 use tracing::debug;
 
 use crate::error::StoreError;
-use crate::ports::{Ports, Write};
+use crate::ports::{TransactionalStore, Write};
 
 /// One unit of a group commit.
 pub trait Unit {
@@ -33,24 +38,93 @@ pub struct GroupOutcome<U> {
     pub refused: Vec<(U, String)>,
 }
 
+/// Units gathered for one commit, with their writes side by side, so that whether one more
+/// unit fits is asked of the store without copying the group's writes again.
+#[derive(Debug)]
+pub struct Group<U> {
+    units: Vec<U>,
+    writes: Vec<Write>,
+}
+
+impl<U> Default for Group<U> {
+    fn default() -> Self {
+        Group {
+            units: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+}
+
+impl<U: Unit> Group<U> {
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// Adds `unit` when its writes and the group's fit in one commit of `store`, and hands it
+    /// back when they do not: the caller commits the group first. An empty group takes any
+    /// unit, so a unit too large alone is committed alone and gets the store's error.
+    pub fn push_if_fits(&mut self, store: &dyn TransactionalStore, unit: U) -> Result<(), U> {
+        let before = self.writes.len();
+        self.writes.extend(unit.writes().iter().cloned());
+        if self.units.is_empty() || store.fits_in_one_commit(&self.writes) {
+            self.units.push(unit);
+            Ok(())
+        } else {
+            self.writes.truncate(before);
+            Err(unit)
+        }
+    }
+
+    /// Starts an empty group with `unit`, whatever its size: after [`Self::push_if_fits`] handed
+    /// it back and the group was committed.
+    pub fn start_with(&mut self, unit: U) {
+        debug_assert!(self.is_empty(), "a group is started only when empty");
+        self.writes.extend(unit.writes().iter().cloned());
+        self.units.push(unit);
+    }
+
+    /// Commits the group as [`commit_group`] does, and leaves it empty.
+    pub async fn commit(
+        &mut self,
+        store: &dyn TransactionalStore,
+    ) -> Result<GroupOutcome<U>, StoreError> {
+        let units = std::mem::take(&mut self.units);
+        let writes = std::mem::take(&mut self.writes);
+        commit_units(store, units, writes).await
+    }
+}
+
 /// Commits `group` in one transaction; when a condition fails, commits each unit on its own.
 /// Errors other than a failed condition end the call: what was committed before stays, as
-/// after a crash.
+/// after a crash. The caller makes sure the group fits in one commit ([`Group`]).
 pub async fn commit_group<U: Unit>(
-    ports: &Ports,
+    store: &dyn TransactionalStore,
     group: Vec<U>,
 ) -> Result<GroupOutcome<U>, StoreError> {
     let writes: Vec<Write> = group
         .iter()
         .flat_map(|unit| unit.writes().iter().cloned())
         .collect();
+    commit_units(store, group, writes).await
+}
+
+/// [`commit_group`] with the group's writes gathered already.
+async fn commit_units<U: Unit>(
+    store: &dyn TransactionalStore,
+    group: Vec<U>,
+    writes: Vec<Write>,
+) -> Result<GroupOutcome<U>, StoreError> {
     if writes.is_empty() {
         return Ok(GroupOutcome {
             committed: group,
             refused: Vec::new(),
         });
     }
-    match ports.transactions.commit(&writes).await {
+    match store.commit(&writes).await {
         Ok(()) => {
             return Ok(GroupOutcome {
                 committed: group,
@@ -73,7 +147,7 @@ pub async fn commit_group<U: Unit>(
             outcome.committed.push(unit);
             continue;
         }
-        match ports.transactions.commit(unit.writes()).await {
+        match store.commit(unit.writes()).await {
             Ok(()) => outcome.committed.push(unit),
             Err(StoreError::ConditionFailed(reason)) => outcome.refused.push((unit, reason)),
             Err(e) => return Err(e),
@@ -82,9 +156,10 @@ pub async fn commit_group<U: Unit>(
     Ok(outcome)
 }
 
-/// Commits `units` in groups of at most `group_size` with [`commit_group`].
+/// Commits `units` in groups of at most `group_size` with [`commit_group`], closing a group early
+/// when the next unit would not fit in one commit of the store.
 pub async fn commit_in_groups<U: Unit>(
-    ports: &Ports,
+    store: &dyn TransactionalStore,
     units: Vec<U>,
     group_size: usize,
 ) -> Result<GroupOutcome<U>, StoreError> {
@@ -92,12 +167,162 @@ pub async fn commit_in_groups<U: Unit>(
         committed: Vec::with_capacity(units.len()),
         refused: Vec::new(),
     };
-    let mut units = units.into_iter().peekable();
-    while units.peek().is_some() {
-        let group: Vec<U> = units.by_ref().take(group_size.max(1)).collect();
-        let done = commit_group(ports, group).await?;
+    let mut group = Group::default();
+    for unit in units {
+        let unit = if group.len() >= group_size.max(1) {
+            Err(unit)
+        } else {
+            group.push_if_fits(store, unit)
+        };
+        if let Err(unit) = unit {
+            let done = group.commit(store).await?;
+            outcome.committed.extend(done.committed);
+            outcome.refused.extend(done.refused);
+            group.start_with(unit);
+        }
+    }
+    if !group.is_empty() {
+        let done = group.commit(store).await?;
         outcome.committed.extend(done.committed);
         outcome.refused.extend(done.refused);
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::Utc;
+
+    use super::*;
+
+    /// A store whose transactions hold at most `bound` writes, as DynamoDB's hold 100 items: it
+    /// refuses a larger commit, and keeps every commit it took.
+    struct BoundedStore {
+        bound: usize,
+        commits: Mutex<Vec<Vec<Write>>>,
+    }
+
+    impl BoundedStore {
+        fn new(bound: usize) -> Self {
+            BoundedStore {
+                bound,
+                commits: Mutex::new(Vec::new()),
+            }
+        }
+
+        /// The number of writes of each commit taken, in order.
+        fn commit_sizes(&self) -> Vec<usize> {
+            self.commits.lock().unwrap().iter().map(Vec::len).collect()
+        }
+    }
+
+    #[async_trait]
+    impl TransactionalStore for BoundedStore {
+        async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            if !self.fits_in_one_commit(writes) {
+                return Err(StoreError::Corrupt(format!(
+                    "{} writes, more than {}",
+                    writes.len(),
+                    self.bound
+                )));
+            }
+            self.commits.lock().unwrap().push(writes.to_vec());
+            Ok(())
+        }
+
+        fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
+            writes.len() <= self.bound
+        }
+    }
+
+    /// A unit of `size` token uses, named by `name`.
+    #[derive(Debug)]
+    struct TokenUses(Vec<Write>);
+
+    impl TokenUses {
+        fn new(name: &str, size: usize) -> Self {
+            TokenUses(
+                (0..size)
+                    .map(|i| Write::UseSigningToken {
+                        token_hash: format!("{name}-{i}"),
+                        at: Utc::now(),
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    impl Unit for TokenUses {
+        fn writes(&self) -> &[Write] {
+            &self.0
+        }
+    }
+
+    fn units(sizes: &[usize]) -> Vec<TokenUses> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| TokenUses::new(&format!("unit{i}"), *size))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_is_closed_before_the_unit_that_would_not_fit_in_the_stores_transaction() {
+        let store = BoundedStore::new(5);
+
+        let outcome = commit_in_groups(&store, units(&[2, 2, 2, 2, 3, 1]), 250)
+            .await
+            .unwrap();
+
+        assert_eq!(store.commit_sizes(), [4, 4, 4]);
+        assert_eq!(outcome.committed.len(), 6);
+        assert!(outcome.refused.is_empty());
+        let committed: Vec<Write> = store.commits.lock().unwrap().concat();
+        let given: Vec<Write> = outcome
+            .committed
+            .iter()
+            .flat_map(|u| u.0.iter().cloned())
+            .collect();
+        assert_eq!(committed, given, "every write once, in the order given");
+    }
+
+    #[tokio::test]
+    async fn the_group_size_still_bounds_a_group_when_the_store_takes_more() {
+        let store = BoundedStore::new(usize::MAX);
+
+        commit_in_groups(&store, units(&[1, 1, 1, 1, 1]), 2)
+            .await
+            .unwrap();
+
+        assert_eq!(store.commit_sizes(), [2, 2, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_unit_too_large_alone_is_committed_alone_and_gets_the_stores_error() {
+        let store = BoundedStore::new(5);
+
+        let result = commit_in_groups(&store, units(&[2, 2, 7, 1]), 250).await;
+
+        assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
+        assert_eq!(
+            store.commit_sizes(),
+            [4],
+            "the units before it are committed"
+        );
+    }
+
+    #[test]
+    fn an_empty_group_takes_any_unit_and_a_full_one_hands_the_next_back() {
+        let store = BoundedStore::new(3);
+        let mut group = Group::default();
+
+        assert!(group.push_if_fits(&store, TokenUses::new("big", 4)).is_ok());
+        let refused = group.push_if_fits(&store, TokenUses::new("small", 1));
+
+        assert_eq!(refused.map_err(|u| u.0.len()).unwrap_err(), 1);
+        assert_eq!(group.len(), 1);
+    }
 }

@@ -228,6 +228,15 @@ pub enum Write {
 #[async_trait]
 pub trait TransactionalStore: Send + Sync {
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
+
+    /// Whether `writes` fit in one [`commit`](Self::commit). A store with bounded transactions
+    /// (DynamoDB takes at most 100 items in one) answers false above its bound, so a caller that
+    /// groups many units of work into one commit closes a group before it would be refused;
+    /// a store whose transactions have no such bound (SQLite) keeps the default, true.
+    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
+        let _ = writes;
+        true
+    }
 }
 
 /// The first answer to a create call, kept so a repeat with the same `Idempotency-Key` gets it

@@ -12,10 +12,11 @@
 //! same return reported by pain.002 and again by camt.054 changes nothing the second time.
 //!
 //! Many items at once: the collections of up to [`LOOKUP_CHUNK`] items are read in one store
-//! call by their EndToEndIds, and the changes are committed in groups ([`group_commit`]) of up
-//! to [`GROUP`] per transaction, one disk sync per group. A group never holds two changes to one
-//! collection, plan or mandate: the second waits for the first's commit and is built on what
-//! that left. A group that fails a condition is committed change by change, and a change that
+//! call by their EndToEndIds, and the changes are committed in groups
+//! ([`group_commit`](crate::group_commit)) of up to [`GROUP`] per transaction, one disk sync per
+//! group; fewer when the store's transaction would not hold more (DynamoDB takes 100 items). A
+//! group never holds two changes to one collection, plan or mandate: the second waits for the
+//! first's commit and is built on what that left. A group that fails a condition is committed change by change, and a change that
 //! fails alone (another process changed its collection or plan meanwhile) is built again from a
 //! fresh read, so it is neither lost nor applied twice.
 //!
@@ -49,7 +50,7 @@ use crate::collection::{Collection, CollectionStatus, RTransaction, Task, TaskSt
 use crate::creditor::{Creditor, CreditorId, Language};
 use crate::error::StoreError;
 use crate::events::Event;
-use crate::group_commit::{self, Unit};
+use crate::group_commit::{Group, Unit};
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateStatus};
 use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
@@ -149,7 +150,7 @@ pub async fn apply_report(
         },
         creditors: HashMap::new(),
         changed: HashSet::new(),
-        group: Vec::new(),
+        group: Group::default(),
         group_keys: HashSet::new(),
         group_limit: 1,
         plans: HashMap::new(),
@@ -334,7 +335,7 @@ struct ReportRun<'a> {
     /// Collections this report changed (or is about to): a copy read before is stale.
     changed: HashSet<String>,
     /// Changes built but not committed yet.
-    group: Vec<Change<'a>>,
+    group: Group<Change<'a>>,
     /// The collections, plans and mandates the group writes.
     group_keys: HashSet<String>,
     /// How many changes the group takes before it is committed.
@@ -435,7 +436,8 @@ impl<'a> ReportRun<'a> {
     }
 
     /// Adds the item's change to `collection` to the group, committing the group first when it
-    /// writes the same collection, plan or mandate, and after when it is full.
+    /// writes the same collection, plan or mandate or the store's transaction would not hold the
+    /// change with it, and after when it is full.
     async fn apply_to_collection(
         &mut self,
         item: &'a ReportItem,
@@ -468,8 +470,15 @@ impl<'a> ReportRun<'a> {
             Prepared::Nothing => {}
             Prepared::Change(change) => {
                 self.changed.insert(collection.id.clone());
+                if let Err(change) = self
+                    .group
+                    .push_if_fits(self.ports.transactions.as_ref(), *change)
+                {
+                    // The store's transaction would not hold it with the waiting changes.
+                    self.commit_group().await?;
+                    self.group.start_with(change);
+                }
                 self.group_keys.extend(keys);
-                self.group.push(*change);
                 if self.group.len() >= self.group_limit {
                     self.commit_group().await?;
                 }
@@ -483,11 +492,10 @@ impl<'a> ReportRun<'a> {
         if self.group.is_empty() {
             return Ok(());
         }
-        let group = std::mem::take(&mut self.group);
         self.group_keys.clear();
         self.group_limit = (self.group_limit * 2).min(GROUP);
 
-        let outcome = group_commit::commit_group(self.ports, group).await?;
+        let outcome = self.group.commit(self.ports.transactions.as_ref()).await?;
         let mut committed = outcome.committed;
         for (change, reason) in outcome.refused {
             if let Some(change) = self.retry_alone(change, reason).await? {
