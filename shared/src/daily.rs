@@ -318,12 +318,20 @@ async fn commit_grouped(
         .into_iter()
         .filter(|w| !w.writes.is_empty())
         .peekable();
-    while works.peek().is_some() {
-        let group: Vec<PlanWork> = works.by_ref().take(GROUP).collect();
-        let writes: Vec<Write> = group
-            .iter()
-            .flat_map(|w| w.writes.iter().cloned())
-            .collect();
+    while let Some(first) = works.next() {
+        // Up to GROUP plans, and no more than the store takes in one commit.
+        let mut writes: Vec<Write> = first.writes.clone();
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            let Some(next) = works.peek() else { break };
+            let before = writes.len();
+            writes.extend(next.writes.iter().cloned());
+            if !ports.transactions.fits_in_one_commit(&writes) {
+                writes.truncate(before);
+                break;
+            }
+            group.push(works.next().expect("peeked"));
+        }
         match ports.transactions.commit(&writes).await {
             Ok(()) => committed.extend(group),
             Err(StoreError::ConditionFailed(_)) => {

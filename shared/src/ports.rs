@@ -205,6 +205,15 @@ pub enum Write {
 #[async_trait]
 pub trait TransactionalStore: Send + Sync {
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
+
+    /// Whether `writes` fit in one commit. A store whose transactions are bounded (DynamoDB:
+    /// 100 items) answers `false` above its bound, and refuses such a commit; a caller that
+    /// groups independent writes into one commit for speed (the daily job) makes its groups
+    /// smaller instead. Unbounded by default.
+    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
+        let _ = writes;
+        true
+    }
 }
 
 /// The first answer to a create call, kept so a repeat with the same `Idempotency-Key` gets it

@@ -1372,6 +1372,10 @@ impl TransactionalStore for DynamoStore {
             "the commit lost {MAX_RACE_RETRIES} races in a row for the same items; try again"
         )))
     }
+
+    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
+        Self::items_for(writes) <= MAX_TRANSACTION_ITEMS
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
