@@ -48,7 +48,11 @@ async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
         .send()
         .await
         .unwrap();
-    let etag = head.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+    let etag = head
+        .e_tag()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
     assert!(
         etag.ends_with("-3"),
         "three parts of at most 5 MiB make the object, so its ETag ends in -3: {etag}"
@@ -94,7 +98,11 @@ async fn a_file_is_read_as_a_stream_in_small_pieces() {
     assert!(read == content, "the stream yields the whole file");
     assert!(largest_piece <= 64 * 1024);
     assert!(
-        files.open_stream("inbound/missing.xml").await.unwrap().is_none(),
+        files
+            .open_stream("inbound/missing.xml")
+            .await
+            .unwrap()
+            .is_none(),
         "a missing file has no stream"
     );
 }
@@ -105,11 +113,7 @@ async fn small_files_round_trip_list_by_prefix_in_order_and_a_missing_one_is_non
         return;
     };
     let files = &account.ports.files;
-    for key in [
-        "mandates/mnd_b.pdf",
-        "mandates/mnd_a.pdf",
-        "batches/x.xml",
-    ] {
+    for key in ["mandates/mnd_b.pdf", "mandates/mnd_a.pdf", "batches/x.xml"] {
         files
             .put_file(key, "application/pdf", key.as_bytes())
             .await
@@ -262,13 +266,25 @@ async fn an_email_without_attachments_goes_as_simple_content_from_the_sender_ide
     let Some(account) = MotoAccount::new("an_email_without_attachments").await else {
         return;
     };
-    let message_id = account.ports.mailer.send(&email(Vec::new())).await.unwrap();
+    let mut text_only = email(Vec::new());
+    text_only.html_body = None;
+    let message_id = account.ports.mailer.send(&text_only).await.unwrap();
+    let with_html = account.ports.mailer.send(&email(Vec::new())).await.unwrap();
 
     let (simple, _) = sent_mail(&account).await;
-    let sent = simple
-        .iter()
-        .find(|m| m["id"].as_str() == Some(message_id.as_str()))
-        .unwrap_or_else(|| panic!("moto recorded message {message_id}: {simple:?}"));
+    let find = |id: &str| {
+        simple
+            .iter()
+            .find(|m| m["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("moto recorded message {id}: {simple:?}"))
+            .clone()
+    };
+    let sent = find(&message_id);
+    // moto keeps one body per message, the HTML one when there is one.
+    assert_eq!(
+        find(&with_html)["body"].as_str(),
+        Some("<p>Guten Tag Frau Novák</p>")
+    );
     assert_eq!(sent["source"].as_str(), Some(SENDER));
     assert_eq!(
         sent["subject"].as_str(),
@@ -279,7 +295,9 @@ async fn an_email_without_attachments_goes_as_simple_content_from_the_sender_ide
         "{sent}"
     );
     assert!(
-        sent["destinations"].to_string().contains("jana.novak@example.org"),
+        sent["destinations"]
+            .to_string()
+            .contains("jana.novak@example.org"),
         "{sent}"
     );
 }
@@ -316,12 +334,18 @@ async fn an_email_with_a_pdf_goes_as_raw_mime_carrying_the_attachment_byte_for_b
         Some("Ihr Ratenplan: Lastschrift am 01.03.2027 über 166,67 €")
     );
     assert_eq!(
-        message.from().and_then(|f| f.first()).and_then(|a| a.address()),
+        message
+            .from()
+            .and_then(|f| f.first())
+            .and_then(|a| a.address()),
         Some("noreply@tranche.example")
     );
     let attached = message.attachments().next().expect("one attachment");
     assert_eq!(attached.attachment_name(), Some("mandate-TR-ABC123.pdf"));
-    assert!(attached.contents() == pdf.as_slice(), "the PDF arrives intact");
+    assert!(
+        attached.contents() == pdf.as_slice(),
+        "the PDF arrives intact"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! starts: created and signed through the real HTTP routers on DynamoDB, S3 and SES, then the
 //! daily job run day by day (pre-notifications, collections, batch files, settlement) until the
 //! plan completes. It checks the outcome as the embedded store's tests do, that running a day
-//! twice changes nothing, and measures the DynamoDB requests one collected instalment costs.
+//! that did something a second time changes nothing, and measures the DynamoDB requests one
+//! collected instalment costs.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +12,7 @@ use serde_json::Value;
 use tranche_domain::collection::CollectionStatus;
 use tranche_domain::daily::run_daily;
 use tranche_domain::plan::{PlanId, PlanStatus};
-use tranche_domain::ports::{Clock, CollectionQuery, CollectionStore, FileStore, PlanStore};
+use tranche_domain::ports::{Clock, CollectionQuery};
 use tranche_domain::secrets::sha256_hex;
 use tranche_domain::signing::Links;
 use tranche_http::ApiState;
@@ -88,7 +89,14 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
     let created: Value = response.json().await.unwrap();
     let plan_id = PlanId(created["id"].as_str().unwrap().to_owned());
     let signing_url = created["signing_url"].as_str().unwrap().to_owned();
-    let page = http.get(&signing_url).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(&signing_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let document = input_value(&page, "document").expect("the signing page carries its hash");
     let signed = http
         .post(&signing_url)
@@ -97,9 +105,16 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         .await
         .unwrap();
     assert_eq!(signed.status(), reqwest::StatusCode::OK);
-    let instalments = ports.plans.get_plan(&plan_id).await.unwrap().unwrap().instalments.len();
+    let instalments = ports
+        .plans
+        .get_plan(&plan_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .instalments
+        .len();
 
-    // Act: the daily job every day until the last instalment has settled, each day twice.
+    // Act: the daily job every day until the last instalment has settled.
     let before = store.request_counts().snapshot();
     let mut day = test_today();
     let last_day: NaiveDate = "2027-07-15".parse().unwrap();
@@ -109,9 +124,26 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         let report = run_daily(&ports, &links).await.unwrap();
         assert!(report.problems.is_empty(), "{day}: {:?}", report.problems);
         batches.extend(report.batches_written.clone());
+        let acted = report.notices_sent
+            + report.collections_created
+            + report.collections_settled
+            + report.plans_completed
+            + report.batches_written.len() as u64
+            > 0;
+        if !acted {
+            day = day.succ_opt().unwrap();
+            continue;
+        }
+        // The same day again, as a duplicate trigger would run it: it must change nothing.
         let again = run_daily(&ports, &links).await.unwrap();
-        assert_eq!(again.collections_created, 0, "{day}: a second run collects nothing");
-        assert!(again.batches_written.is_empty(), "{day}: a second run writes no file");
+        assert_eq!(
+            again.collections_created, 0,
+            "{day}: a second run collects nothing"
+        );
+        assert!(
+            again.batches_written.is_empty(),
+            "{day}: a second run writes no file"
+        );
         assert_eq!(again.notices_sent, 0, "{day}: a second run notifies nobody");
         day = day.succ_opt().unwrap();
     }
@@ -136,17 +168,26 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
             .iter()
             .all(|c| c.status == CollectionStatus::Settled)
     );
-    assert_eq!(batches.len(), instalments, "one batch file per collection date");
+    assert_eq!(
+        batches.len(),
+        instalments,
+        "one batch file per collection date"
+    );
     for batch in &batches {
         let batch = ports.collections.get_batch(batch).await.unwrap().unwrap();
-        let xml = ports.files.get_file(&batch.file_key).await.unwrap().unwrap();
+        let xml = ports
+            .files
+            .get_file(&batch.file_key)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(String::from_utf8(xml).unwrap().contains(&batch.message_id));
     }
 
     let per_instalment = during.writes() as f64 / instalments as f64;
     println!(
         "figure: DynamoDB requests over a plan's life after signing ({instalments} instalments, \
-         {} daily runs, each run twice): {} write requests ({} items), {} read requests; \
+         {} days, the days with work run twice): {} write requests ({} items), {} read requests; \
          {per_instalment:.2} write requests per collected instalment; by kind: {:?}",
         (last_day - test_today()).num_days() + 1,
         during.writes(),

@@ -432,7 +432,11 @@ impl DynamoStore {
         item.insert("status".into(), s(plan.status.as_str()));
         item.insert(
             "creditor_status".into(),
-            s(format!("{}#{}", plan.creditor_id.as_str(), plan.status.as_str())),
+            s(format!(
+                "{}#{}",
+                plan.creditor_id.as_str(),
+                plan.status.as_str()
+            )),
         );
         item.insert("version".into(), n(plan.version));
         item.insert("body".into(), s(to_json("the plan", plan)?));
@@ -759,7 +763,12 @@ impl DynamoStore {
                     format!("batch {}", batch.id),
                 )?,
                 self.put_guard(
-                    format!("batch-slot#{}#{}#{}", batch_key(batch), batch.round, batch.part),
+                    format!(
+                        "batch-slot#{}#{}#{}",
+                        batch_key(batch),
+                        batch.round,
+                        batch.part
+                    ),
                     &batch.id,
                     format!(
                         "round {} part {} of the batches of {}",
@@ -889,7 +898,11 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| sdk_error(&format!("reading items of {table}"), e))?;
-                for item in answer.responses.unwrap_or_default().remove(table).unwrap_or_default()
+                for item in answer
+                    .responses
+                    .unwrap_or_default()
+                    .remove(table)
+                    .unwrap_or_default()
                 {
                     if let Some(pk) = string_attribute(&item, "pk") {
                         found.insert(pk.to_owned(), item);
@@ -1228,10 +1241,7 @@ impl DynamoStore {
         let item = self
             .get_item(
                 &self.tables.events,
-                HashMap::from([
-                    ("pk".to_owned(), s(FEED_COUNTER)),
-                    ("sk".to_owned(), n(0)),
-                ]),
+                HashMap::from([("pk".to_owned(), s(FEED_COUNTER)), ("sk".to_owned(), n(0))]),
                 "the event feed counter",
             )
             .await?;
@@ -1612,7 +1622,9 @@ impl EventStore for DynamoStore {
                 .query()
                 .table_name(&self.tables.events)
                 .index_name("feed")
-                .key_condition_expression("feed_bucket = :bucket AND #position BETWEEN :from AND :to")
+                .key_condition_expression(
+                    "feed_bucket = :bucket AND #position BETWEEN :from AND :to",
+                )
                 .expression_attribute_names("#position", "position")
                 .expression_attribute_values(":bucket", s(bucket.to_string()))
                 .expression_attribute_values(":from", n(expected))
@@ -1664,7 +1676,11 @@ impl CollectionStore for DynamoStore {
             .iter()
             .filter_map(|row| string_attribute(row, "pk").map(str::to_owned))
             .collect();
-        match self.batch_get(&self.tables.collections, &ids).await?.first() {
+        match self
+            .batch_get(&self.tables.collections, &ids)
+            .await?
+            .first()
+        {
             Some(item) => {
                 let collection: Collection = body_of("collection", item)?;
                 Ok((collection.end_to_end_id == end_to_end_id).then_some(collection))
@@ -1786,9 +1802,14 @@ impl CollectionStore for DynamoStore {
             query.after.as_deref(),
             query.limit,
             |c: &Collection| {
-                filter.creditor_id.as_ref().is_none_or(|x| &c.creditor_id == x)
+                filter
+                    .creditor_id
+                    .as_ref()
+                    .is_none_or(|x| &c.creditor_id == x)
                     && filter.status.is_none_or(|x| c.status == x)
-                    && filter.collection_date.is_none_or(|x| c.collection_date == x)
+                    && filter
+                        .collection_date
+                        .is_none_or(|x| c.collection_date == x)
             },
         )
         .await
@@ -1928,7 +1949,10 @@ impl TaskStore for DynamoStore {
 impl IdempotencyStore for DynamoStore {
     async fn claim_idempotency_key(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
         let mut item = key(format!("idempotency#{}", record.key));
-        item.insert("completed".into(), AttributeValue::Bool(record.response.is_some()));
+        item.insert(
+            "completed".into(),
+            AttributeValue::Bool(record.response.is_some()),
+        );
         item.insert("body".into(), s(to_json("the idempotency record", record)?));
         let operation = self.insert(&self.tables.keys, item, "the idempotency key".to_owned())?;
         self.send_single(Operation {

@@ -106,28 +106,27 @@ impl S3FileStore {
             .send()
             .await
             .map_err(|e| s3_error(&format!("starting the upload of {key:?}"), e))?;
-        let upload_id = created.upload_id.ok_or_else(|| {
-            StoreError::Unavailable(format!("S3 gave no upload id for {key:?}"))
-        })?;
+        let upload_id = created
+            .upload_id
+            .ok_or_else(|| StoreError::Unavailable(format!("S3 gave no upload id for {key:?}")))?;
 
         let uploaded = self.upload_parts(key, path, size, &upload_id).await;
         let completed = match uploaded {
-            Ok(parts) => {
-                self.client
-                    .complete_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .multipart_upload(
-                        CompletedMultipartUpload::builder()
-                            .set_parts(Some(parts))
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| s3_error(&format!("completing the upload of {key:?}"), e))
-            }
+            Ok(parts) => self
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(&format!("completing the upload of {key:?}"), e)),
             Err(e) => Err(e),
         };
         if let Err(e) = completed {
@@ -277,7 +276,12 @@ impl FileStore for S3FileStore {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| s3_error(&format!("listing {prefix:?}"), e))?;
-            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+            keys.extend(
+                page.contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| o.key),
+            );
         }
         keys.sort();
         Ok(keys)
@@ -300,7 +304,12 @@ pub async fn provision_bucket(client: &Client, bucket: &str) -> Result<(), Store
     }
     match request.send().await {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {
+        Err(e)
+            if matches!(
+                e.code(),
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+            ) =>
+        {
             Ok(())
         }
         Err(e) => Err(s3_error(&format!("creating bucket {bucket}"), e)),

@@ -138,7 +138,12 @@ impl Mailer for SesMailer {
             .content(content)
             .send()
             .await
-            .map_err(|e| MailError(format!("SES refused the e-mail: {}", DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                MailError(format!(
+                    "SES refused the e-mail: {}",
+                    DisplayErrorContext(&e)
+                ))
+            })?;
         let message_id = sent.message_id.unwrap_or_default();
         tracing::info!(
             message_id = %message_id,
