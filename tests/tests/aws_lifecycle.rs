@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use tranche_domain::collection::CollectionStatus;
+use tranche_domain::batches::BatchOutcome;
+use tranche_domain::collection::{BatchRequest, CollectionStatus};
 use tranche_domain::daily::run_daily;
 use tranche_domain::plan::{PlanId, PlanStatus};
 use tranche_domain::ports::{Clock, CollectionQuery};
@@ -183,6 +184,46 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
             .unwrap();
         assert!(String::from_utf8(xml).unwrap().contains(&batch.message_id));
     }
+
+    // A batch request delivered again by SQS (at least once) writes no second file.
+    let queue = account.ports.batch_queue.clone().expect("a queue");
+    let first = ports
+        .collections
+        .get_batch(&batches[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let request = BatchRequest {
+        creditor_id: first.creditor_id.clone(),
+        scheme: first.scheme,
+        collection_date: first.collection_date,
+    };
+    queue.send(&request).await.unwrap();
+    queue.send(&request).await.unwrap();
+    let mut delivered = Vec::new();
+    while delivered.len() < 2 {
+        let received = queue.receive(10, 1).await.unwrap();
+        assert!(!received.is_empty(), "both deliveries arrive");
+        delivered.extend(received);
+    }
+    for message in &delivered {
+        let body = serde_json::to_string(&message.request).unwrap();
+        let outcome = tranche_batch_generator::handle(&ports, &body)
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            BatchOutcome::Written(Vec::new()),
+            "nothing is batched twice"
+        );
+        queue.delete(&message.receipt_handle).await.unwrap();
+    }
+    let all_batches = ports
+        .collections
+        .list_batches(None, None, 500)
+        .await
+        .unwrap();
+    assert_eq!(all_batches.items.len(), instalments);
 
     let per_instalment = during.writes() as f64 / instalments as f64;
     println!(
