@@ -92,12 +92,20 @@ impl MotoAccount {
     }
 
     /// moto's whole state (`GET /moto-api/data.json`): how a test reads the e-mails SES "sent".
+    ///
+    /// moto 5.2.5 answers 500 while another test's S3 multipart upload is in flight (it cannot
+    /// describe a part that belongs to no bucket yet), so a failed read is repeated a few times.
     pub async fn data(&self) -> Value {
-        reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
-            .await
-            .expect("moto answers")
-            .json()
-            .await
-            .expect("moto's data is JSON")
+        let url = format!("{}/moto-api/data.json", self.endpoint);
+        let mut last_error = String::new();
+        for _ in 0..50 {
+            let response = reqwest::get(&url).await.expect("moto answers");
+            if response.status().is_success() {
+                return response.json().await.expect("moto's data is JSON");
+            }
+            last_error = response.status().to_string();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("moto's data.json kept failing: {last_error}");
     }
 }

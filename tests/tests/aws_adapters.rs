@@ -266,13 +266,25 @@ async fn an_email_without_attachments_goes_as_simple_content_from_the_sender_ide
     let Some(account) = MotoAccount::new("an_email_without_attachments").await else {
         return;
     };
-    let message_id = account.ports.mailer.send(&email(Vec::new())).await.unwrap();
+    let mut text_only = email(Vec::new());
+    text_only.html_body = None;
+    let message_id = account.ports.mailer.send(&text_only).await.unwrap();
+    let with_html = account.ports.mailer.send(&email(Vec::new())).await.unwrap();
 
     let (simple, _) = sent_mail(&account).await;
-    let sent = simple
-        .iter()
-        .find(|m| m["id"].as_str() == Some(message_id.as_str()))
-        .unwrap_or_else(|| panic!("moto recorded message {message_id}: {simple:?}"));
+    let find = |id: &str| {
+        simple
+            .iter()
+            .find(|m| m["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("moto recorded message {id}: {simple:?}"))
+            .clone()
+    };
+    let sent = find(&message_id);
+    // moto keeps one body per message, the HTML one when there is one.
+    assert_eq!(
+        find(&with_html)["body"].as_str(),
+        Some("<p>Guten Tag Frau Novák</p>")
+    );
     assert_eq!(sent["source"].as_str(), Some(SENDER));
     assert_eq!(
         sent["subject"].as_str(),
