@@ -260,7 +260,10 @@ impl CreditorCache {
     }
 }
 
-fn settings_task(creditor: &Creditor, problem: &str, ports: &Ports) -> Task {
+/// The task that asks the creditor's staff to fix a setting that kept a batch file from being
+/// written. Its id comes from the creditor and the problem, so the same problem, met again by
+/// the next daily run or by the batch generator, opens one task.
+pub fn settings_task(creditor: &Creditor, problem: &str, ports: &Ports) -> Task {
     let now = ports.clock.now();
     Task {
         id: format!(

@@ -95,6 +95,23 @@ pub async fn process_bank_file(
     apply_report(ports, links, &header, &items, &file_key).await
 }
 
+/// Reads, matches and applies a bank file that is already in the file store under `key` (in
+/// AWS: dropped into the bucket's inbound prefix and announced on SQS). Unlike
+/// [`process_bank_file`] it does not store the file again: in AWS that copy would itself be
+/// announced, and the file read once more.
+pub async fn process_stored_bank_file(
+    ports: &Ports,
+    links: &Links,
+    key: &str,
+    bytes: &[u8],
+) -> Result<ReturnsReport, ReturnsError> {
+    let mut items = Vec::new();
+    let header = bank_reports::read_report(bytes, ReadLimits::default(), &mut |item| {
+        items.push(item);
+    })?;
+    apply_report(ports, links, &header, &items, key).await
+}
+
 /// Matches and applies the items of one report.
 pub async fn apply_report(
     ports: &Ports,

@@ -6,7 +6,11 @@
 //! of the schedule's event runs the job for the day it actually is, and the job's conditional
 //! writes make a second run of a day a no-op.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+use tracing::{info, warn};
 use tranche_domain::daily::{self, DailyReport};
+use tranche_domain::error::StoreError;
 use tranche_domain::ports::Ports;
 use tranche_domain::signing::Links;
 use tranche_domain::use_cases::UseCaseError;
@@ -14,4 +18,49 @@ use tranche_domain::use_cases::UseCaseError;
 /// Runs the daily job once.
 pub async fn run(ports: &Ports, links: &Links) -> Result<DailyReport, UseCaseError> {
     daily::run_daily(ports, links).await
+}
+
+/// The Lambda handler: runs the daily job for the clock's today and answers its report, which
+/// Lambda keeps as the invocation's result. What needs the operator (a creditor whose settings
+/// keep a file from being written) is in `problems`, logged as a warning, and a task for the
+/// creditor's staff; it does not fail the invocation, because running the job again would not
+/// fix it.
+pub async fn handle_event(
+    ports: &Ports,
+    links: &Links,
+    event: &EventBridgeEvent<Value>,
+) -> Result<DailyReport, UseCaseError> {
+    info!(
+        event_id = event.id.as_deref().unwrap_or("?"),
+        source = %event.source,
+        scheduled_for = ?event.time,
+        "daily job starting"
+    );
+    let report = run(ports, links).await?;
+    for problem in &report.problems {
+        warn!(problem = %problem, "the daily job needs the operator");
+    }
+    Ok(report)
+}
+
+/// Whether a failed run may succeed when run again: only when a store was unavailable. The
+/// job is safe to repeat either way; this decides how the failure is reported.
+pub fn is_retryable(error: &UseCaseError) -> bool {
+    matches!(error, UseCaseError::Store(StoreError::Unavailable(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unavailable_store_makes_a_failed_run_retryable() {
+        assert!(is_retryable(&UseCaseError::Store(StoreError::Unavailable(
+            "throttled".into()
+        ))));
+        assert!(!is_retryable(&UseCaseError::Store(StoreError::Corrupt(
+            "bad item".into()
+        ))));
+        assert!(!is_retryable(&UseCaseError::Conflict("stale".into())));
+    }
 }
