@@ -4,7 +4,7 @@
 //! opened on the same folder, as each Lambda runs on the same tables.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -13,6 +13,9 @@ use chrono::NaiveDate;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use tranche_domain::collection::BatchRequest;
+use tranche_domain::daily::BatchRequests;
+use tranche_domain::error::StoreError;
 use tranche_domain::ports::{FixedDayClock, Ports};
 use tranche_domain::signing::Links;
 use tranche_http::ApiState;
@@ -90,28 +93,85 @@ fn every_event_fixture_reads_as_its_event_type_and_writes_back_the_same_json() {
     round_trip::<ApiGatewayV2CustomAuthorizerV2Request>("http-api-authorizer.json");
 }
 
+/// The batch-request queue as the daily job sees it, in memory: what was sent, in order.
+#[derive(Default)]
+struct SentRequests(Mutex<Vec<BatchRequest>>);
+
+#[async_trait::async_trait]
+impl BatchRequests for SentRequests {
+    async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(request.clone());
+        Ok(())
+    }
+}
+
+impl SentRequests {
+    /// What the queue would deliver to the batch generator: one SQS message per request, in a
+    /// batch event shaped like the fixture's.
+    fn as_sqs_event(&self) -> SqsEvent {
+        let mut delivered: SqsEvent = event("sqs-batch-requests.json");
+        let template = delivered.records[0].clone();
+        delivered.records = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(n, request)| {
+                let mut message = template.clone();
+                message.message_id = Some(format!("daily-{n}"));
+                message.body = Some(serde_json::to_string(request).unwrap());
+                message
+            })
+            .collect();
+        delivered
+    }
+}
+
 #[tokio::test]
-async fn the_daily_schedule_event_runs_the_daily_job_once_however_often_it_is_delivered() {
+async fn the_daily_schedule_event_asks_the_batch_generator_for_the_files_once_per_day() {
     let app = TestApp::spawn().await;
     app.given_creditor_acme().await;
     app.given_signed_plan(&plan_body()).await;
     let ports = ports_on(&app, day("2027-01-29"));
     let schedule: EventBridgeEvent<Value> = event("eventbridge-daily.json");
+    let queue = SentRequests::default();
 
-    let first = tranche_daily_scheduler::handle_event(&ports, &links(&app), &schedule)
+    let first = tranche_daily_scheduler::handle_event(&ports, &links(&app), &queue, &schedule)
         .await
         .expect("the daily job runs");
-    let again = tranche_daily_scheduler::handle_event(&ports, &links(&app), &schedule)
-        .await
-        .expect("the daily job runs again");
 
     assert_eq!(first.day, Some(day("2027-01-29")));
     assert_eq!(first.collections_created, 1);
-    assert_eq!(first.batches_written.len(), 1);
-    assert_eq!(again.collections_created, 0);
-    assert!(again.batches_written.is_empty());
-    assert_eq!(app.all_items("/v1/collections").await.len(), 1);
+    assert_eq!(first.batch_requests_sent, 1);
+    assert!(
+        first.batches_written.is_empty(),
+        "the job wrote no file itself"
+    );
+    assert_eq!(
+        serde_json::to_value(&queue.0.lock().unwrap()[0]).unwrap(),
+        json!({"creditor_id": "acme", "scheme": "CORE", "collection_date": "2027-02-01"})
+    );
+
+    let generated = tranche_batch_generator::handle_event(&ports, &queue.as_sqs_event()).await;
+
+    assert!(generated.batch_item_failures.is_empty());
     assert_eq!(app.all_items("/v1/batches").await.len(), 1);
+    assert_eq!(
+        app.all_items("/v1/collections?status=batched").await.len(),
+        1
+    );
+
+    let again = tranche_daily_scheduler::handle_event(&ports, &links(&app), &queue, &schedule)
+        .await
+        .expect("the daily job runs again");
+
+    assert_eq!(again.collections_created, 0);
+    assert_eq!(
+        again.batch_requests_sent, 0,
+        "nothing waits for a file any more"
+    );
+    assert_eq!(app.all_items("/v1/collections").await.len(), 1);
 }
 
 /// A signed plan whose first collection (due 2027-02-01) the daily job of 29 January could not

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use tranche_domain::error::StoreError;
 use tranche_mandate_signing::document::PdfRenderer;
 
 #[tokio::main]
@@ -16,7 +17,10 @@ async fn main() -> Result<(), Error> {
         |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
             tranche_authorizer::authorize(ports, &event.payload)
                 .await
-                .map_err(|e| -> Diagnostic { tranche_lambda::diagnostic(&e, true) })
+                .map_err(|e| -> Diagnostic {
+                    let retryable = matches!(e, StoreError::Unavailable(_));
+                    tranche_lambda::diagnostic(&e, retryable)
+                })
         },
     ))
     .await

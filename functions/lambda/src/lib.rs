@@ -6,8 +6,8 @@
 //! - [`sqs`]: an SQS batch handled message by message, with partial batch failures and errors
 //!   classed as retryable or permanent. Used by the function libraries (feature-free).
 //! - `runtime` (feature `runtime`, on by default; the binaries use it): [`init_tracing`],
-//!   [`ports_from_env`], [`links_from_env`], [`api_state_from_env`], [`with_source_address`],
-//!   [`diagnostic`].
+//!   [`ports_from_env`], [`batch_requests_from_env`], [`links_from_env`],
+//!   [`api_state_from_env`], [`with_source_address`], [`diagnostic`].
 //!
 //! A binary's `main` calls `init_tracing`, builds its ports (or its HTTP state) once, before
 //! the first event, and hands a handler of its function's library to the runtime. The handlers

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request};
 use lambda_http::request::RequestContext;
 use lambda_runtime::Diagnostic;
+use tranche_domain::daily::BatchRequests;
 use tranche_domain::ports::{DocumentRenderer, Ports};
 use tranche_domain::signing::Links;
 use tranche_http::ApiState;
@@ -57,6 +58,12 @@ pub async fn ports_from_env(documents: Arc<dyn DocumentRenderer>) -> Result<Port
     adapters::ports_from_env(documents).await
 }
 
+/// The batch-request queue (`TRANCHE_BATCH_QUEUE_URL`), through which the daily job asks the
+/// batch generator for the day's files.
+pub async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
+    adapters::batch_requests_from_env().await
+}
+
 /// The state of an HTTP function: the ports and the links of [`links_from_env`].
 pub async fn api_state_from_env(
     documents: Arc<dyn DocumentRenderer>,
@@ -80,6 +87,12 @@ mod adapters {
     pub(super) async fn ports_from_env(
         _documents: Arc<dyn DocumentRenderer>,
     ) -> Result<Ports, StartError> {
+        Err(StartError::Adapters(
+            "this build has no AWS adapters yet (tranche-aws is not merged)".to_owned(),
+        ))
+    }
+
+    pub(super) async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
         Err(StartError::Adapters(
             "this build has no AWS adapters yet (tranche-aws is not merged)".to_owned(),
         ))
