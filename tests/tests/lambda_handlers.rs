@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use base64::Engine;
 use chrono::NaiveDate;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -419,7 +420,9 @@ async fn a_signature_through_api_gateway_records_the_source_address_api_gateway_
         .form(&valid_signature(&document))
         .build()
         .unwrap();
-    let body = String::from_utf8(form.body().unwrap().as_bytes().unwrap().to_vec()).unwrap();
+    // API Gateway hands a form body to the Lambda base64-encoded (`isBase64Encoded: true`).
+    let body =
+        base64::engine::general_purpose::STANDARD.encode(form.body().unwrap().as_bytes().unwrap());
     let request_json = event_text("http-api-sign-post.json")
         .replace("/sign/TOKEN", &format!("/sign/{token}"))
         .replace("\"BODY\"", &serde_json::to_string(&body).unwrap());
