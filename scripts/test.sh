@@ -60,6 +60,35 @@ env -u AWS_PROFILE SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=eu-central-1 \
   "$sam_venv/bin/sam" validate --lint --template-file template.yaml --region eu-central-1
 # ---- end of SAM template lint ------------------------------------------------------------
 
+step "moto (local AWS)"
+# The AWS adapters (infra/aws) are tested against a real moto server on loopback. Its venv is
+# kept under ~/.cache/tranche and reused; the server gets a free port, is stopped on exit, and
+# its endpoint reaches the tests as TRANCHE_MOTO_ENDPOINT (tests needing it fail without it
+# under CI=true).
+moto_venv="${TRANCHE_MOTO_VENV:-$HOME/.cache/tranche/moto-5.2.5}"
+if [[ ! -x "$moto_venv/bin/moto_server" ]]; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install --quiet 'moto[server]==5.2.5'
+fi
+moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+"$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/data.json', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+export TRANCHE_MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+echo "moto $("$moto_venv/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: //p') on $TRANCHE_MOTO_ENDPOINT (pid $moto_pid)"
+
 step "format"
 cargo fmt --all --check
 

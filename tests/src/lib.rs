@@ -13,6 +13,8 @@
 //! - [`conformance`]: the store conformance suite, one async check per behaviour every store
 //!   adapter must show, and the [`store_conformance_tests!`] macro that runs them all against an
 //!   adapter.
+//! - [`moto`]: the moto server `scripts/test.sh` starts, and a private set of AWS resources on it
+//!   per test (tables, bucket, queue, sender) with the `tranche-aws` adapters.
 //! - [`fixtures`]: test data (a creditor, plans, signing tokens) loaded from
 //!   `tests/fixtures/store/` and varied with random ids.
 //! - `tests/`: the test binaries, such as `store_conformance_sqlite.rs` (the suite on the SQLite
@@ -23,4 +25,5 @@ pub mod bank_files;
 pub mod browser;
 pub mod conformance;
 pub mod fixtures;
+pub mod moto;
 pub mod xsd;

@@ -76,26 +76,51 @@ pub async fn api_state_from_env(
     })
 }
 
-/// The AWS adapters behind [`ports_from_env`], in one place.
-///
-/// PENDING: the AWS adapters (`infra/aws`, crate `tranche-aws`) are being written on another
-/// branch. Until its constructor is merged, this is the one place that must change: the
-/// binaries compile and start, and refuse to take events with this error.
+/// The AWS adapters behind [`ports_from_env`] and [`batch_requests_from_env`], in one place:
+/// `tranche-aws`, its SDK configuration and clients built once per execution environment and
+/// shared by both.
 mod adapters {
+    use tokio::sync::OnceCell;
+    use tranche_aws::{AwsPorts, BatchRequestQueue};
+    use tranche_domain::collection::BatchRequest;
+    use tranche_domain::error::StoreError;
+
     use super::*;
 
+    static AWS: OnceCell<AwsPorts> = OnceCell::const_new();
+
+    async fn aws() -> Result<&'static AwsPorts, StartError> {
+        AWS.get_or_try_init(|| async {
+            AwsPorts::from_env()
+                .await
+                .map_err(|e| StartError::Adapters(e.to_string()))
+        })
+        .await
+    }
+
     pub(super) async fn ports_from_env(
-        _documents: Arc<dyn DocumentRenderer>,
+        documents: Arc<dyn DocumentRenderer>,
     ) -> Result<Ports, StartError> {
-        Err(StartError::Adapters(
-            "this build has no AWS adapters yet (tranche-aws is not merged)".to_owned(),
-        ))
+        Ok(aws().await?.ports(documents))
     }
 
     pub(super) async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
-        Err(StartError::Adapters(
-            "this build has no AWS adapters yet (tranche-aws is not merged)".to_owned(),
-        ))
+        let queue = aws()
+            .await?
+            .batch_queue
+            .clone()
+            .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
+        Ok(Box::new(QueuedRequests(queue)))
+    }
+
+    /// The daily job's batch requests, sent to the batch-request queue.
+    struct QueuedRequests(BatchRequestQueue);
+
+    #[async_trait::async_trait]
+    impl BatchRequests for QueuedRequests {
+        async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError> {
+            self.0.send(request).await.map(|_| ())
+        }
     }
 }
 

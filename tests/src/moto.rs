@@ -1,0 +1,103 @@
+//! The moto server the test command starts on loopback: where tests of the AWS adapters find it,
+//! and fresh, private AWS resources on it for each test.
+//!
+//! `scripts/test.sh` starts `moto_server` and exports its URL as `TRANCHE_MOTO_ENDPOINT`. Under
+//! `CI=true` a test that needs moto fails when the variable is missing; run by hand without it,
+//! the test prints a notice and passes without checking anything.
+//!
+//! Every test gets its own table prefix, bucket and queue (random names), so tests run in
+//! parallel on one server and never see each other's items; nothing is reset between them.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tranche_aws::{AwsPorts, Tables, emulator_sdk_config, provision_all};
+use tranche_domain::secrets::random_reference;
+
+/// The variable that carries the moto endpoint.
+pub const ENDPOINT_VARIABLE: &str = "TRANCHE_MOTO_ENDPOINT";
+
+/// The sender identity every test's mailer uses (verified on moto by [`MotoAccount::new`]).
+pub const SENDER: &str = "Tranche <noreply@tranche.example>";
+
+/// The moto endpoint, or `None` (after a notice on stderr) when it is not set outside CI.
+///
+/// # Panics
+///
+/// When `CI=true` and the endpoint is not set: CI must run the AWS tests, not skip them.
+pub fn endpoint(test: &str) -> Option<String> {
+    match std::env::var(ENDPOINT_VARIABLE) {
+        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
+        _ => {
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!(
+                    "{ENDPOINT_VARIABLE} is not set, but CI=true: run the tests through \
+                     scripts/test.sh, which starts moto and sets it"
+                );
+            }
+            eprintln!(
+                "notice: {test} skipped: {ENDPOINT_VARIABLE} is not set (scripts/test.sh starts \
+                 moto and sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// One test's own AWS resources on moto: tables, a bucket, a queue and the adapters on them.
+#[derive(Debug, Clone)]
+pub struct MotoAccount {
+    pub endpoint: String,
+    pub config: aws_config::SdkConfig,
+    pub tables: Tables,
+    pub bucket: String,
+    pub queue_url: String,
+    pub ports: AwsPorts,
+}
+
+impl MotoAccount {
+    /// Creates the resources under fresh random names; `None` when moto is not configured
+    /// (see [`endpoint`]).
+    pub async fn new(test: &str) -> Option<Arc<MotoAccount>> {
+        let endpoint = endpoint(test)?;
+        let config = emulator_sdk_config(&endpoint).await;
+        let name = random_reference(10).to_ascii_lowercase();
+        let tables = Tables::with_prefix(&format!("t{name}-"));
+        let bucket = format!("tranche-{name}");
+        let queue_url = provision_all(
+            &config,
+            &tables,
+            &bucket,
+            Some(&format!("batches-{name}")),
+            Some(SENDER),
+        )
+        .await
+        .expect("the resources are created on moto")
+        .expect("a queue URL");
+        let ports = AwsPorts::new(
+            &config,
+            tables.clone(),
+            bucket.clone(),
+            Some(queue_url.clone()),
+            Some(SENDER.to_owned()),
+        );
+        Some(Arc::new(MotoAccount {
+            endpoint,
+            config,
+            tables,
+            bucket,
+            queue_url,
+            ports,
+        }))
+    }
+
+    /// moto's whole state (`GET /moto-api/data.json`): how a test reads the e-mails SES "sent".
+    pub async fn data(&self) -> Value {
+        reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("moto's data is JSON")
+    }
+}
