@@ -35,6 +35,31 @@ fi
 pdftotext -v 2>&1 | sed -n 1p
 xmllint --version 2>&1 | sed -n 1p
 
+# ---- SAM template lint (template.yaml) --------------------------------------------------
+# cfn-lint 1.53.3 is the last release that runs the real SAM transform: later ones pass SAM
+# templates with wrong runtimes, attributes or event properties. SAM CLI 1.170.0's
+# `sam validate --lint` uses the cfn-lint in its own virtualenv, so both are pinned together.
+# The virtualenv is kept under ~/.cache/tranche and reused; both tools run offline and without
+# AWS credentials.
+step "SAM template lint"
+sam_venv="${TRANCHE_TOOLS_VENV:-$HOME/.cache/tranche/venv-sam}"
+if ! "$sam_venv/bin/cfn-lint" --version 2>/dev/null | grep -q '1\.53\.3' \
+  || ! "$sam_venv/bin/sam" --version 2>/dev/null | grep -q '1\.170\.0'; then
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  python3 -m venv "$sam_venv"
+  "$sam_venv/bin/pip" install --quiet --disable-pip-version-check \
+    'cfn-lint==1.53.3' 'aws-sam-cli==1.170.0'
+fi
+"$sam_venv/bin/cfn-lint" --version
+"$sam_venv/bin/sam" --version
+"$sam_venv/bin/cfn-lint" template.yaml
+env -u AWS_PROFILE SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=eu-central-1 \
+  "$sam_venv/bin/sam" validate --lint --template-file template.yaml --region eu-central-1
+# ---- end of SAM template lint ------------------------------------------------------------
+
 step "moto (local AWS)"
 # The AWS adapters (infra/aws) are tested against a real moto server on loopback. Its venv is
 # kept under ~/.cache/tranche and reused; the server gets a free port, is stopped on exit, and

@@ -12,6 +12,11 @@
 //! 4. mandates that reach 36 months without a collection expire (the creditor is warned 30
 //!    days before).
 //!
+//! Where step 3 happens is the caller's choice: [`run_daily`] writes the files itself (the local
+//! host), [`run_daily_requesting`] hands one [`BatchRequest`] per creditor, scheme and date to
+//! [`BatchRequests`] (in AWS: the batch-request queue, read by the batch-generator function), so
+//! the files of a large day are written in parallel and outside the daily job's time limit.
+//!
 //! Exactly once: a collection's id is derived from its plan, instalment and attempt and it is
 //! inserted conditionally in the same transaction that moves its plan to the next version, so
 //! running the job twice for a day, for an earlier day after a later one, or again after a
@@ -66,6 +71,8 @@ pub struct DailyReport {
     pub plans_stopped: u64,
     pub plans_defaulted: u64,
     pub batches_written: Vec<String>,
+    /// Batch requests handed to the batch generator ([`run_daily_requesting`]).
+    pub batch_requests_sent: u64,
     pub mandates_expired: u64,
     pub expiry_warnings: u64,
     pub tasks_opened: u64,
@@ -134,7 +141,34 @@ fn held_from(plan: &Plan) -> Option<NaiveDate> {
 }
 
 /// Runs the whole job for the clock's today.
+/// Where the daily job sends the batch files of the day when it does not write them itself.
+#[async_trait::async_trait]
+pub trait BatchRequests: Send + Sync {
+    /// Asks for the files of one creditor, scheme and collection date. The batch generator
+    /// handles a request twice harmlessly: it finds nothing left to batch the second time.
+    async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError>;
+}
+
+/// Runs the whole job for the clock's today, writing the day's batch files itself.
 pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseCaseError> {
+    run(ports, links, None).await
+}
+
+/// Runs the whole job for the clock's today, handing each creditor, scheme and date whose
+/// collections wait for a file to `requests` instead of writing the files.
+pub async fn run_daily_requesting(
+    ports: &Ports,
+    links: &Links,
+    requests: &dyn BatchRequests,
+) -> Result<DailyReport, UseCaseError> {
+    run(ports, links, Some(requests)).await
+}
+
+async fn run(
+    ports: &Ports,
+    links: &Links,
+    requests: Option<&dyn BatchRequests>,
+) -> Result<DailyReport, UseCaseError> {
     let day = ports.clock.today();
     let mut report = DailyReport {
         day: Some(day),
@@ -251,6 +285,11 @@ pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseC
             scheme,
             collection_date: date,
         };
+        if let Some(requests) = requests {
+            requests.request_batch(&request).await?;
+            report.batch_requests_sent += 1;
+            continue;
+        }
         match batches::generate_batches(ports, &request).await? {
             BatchOutcome::Written(ids) => report.batches_written.extend(ids),
             BatchOutcome::Refused(problem) => {
@@ -270,6 +309,7 @@ pub async fn run_daily(ports: &Ports, links: &Links) -> Result<DailyReport, UseC
         collections = report.collections_created,
         settled = report.collections_settled,
         batches = report.batches_written.len(),
+        batch_requests = report.batch_requests_sent,
         "daily job done"
     );
     Ok(report)
@@ -300,7 +340,10 @@ impl CreditorCache {
     }
 }
 
-fn settings_task(creditor: &Creditor, problem: &str, ports: &Ports) -> Task {
+/// The task that asks the creditor's staff to fix a setting that kept a batch file from being
+/// written. Its id comes from the creditor and the problem, so the same problem, met again by
+/// the next daily run or by the batch generator, opens one task.
+pub fn settings_task(creditor: &Creditor, problem: &str, ports: &Ports) -> Task {
     let now = ports.clock.now();
     Task {
         id: format!(

@@ -127,6 +127,22 @@ const CONCURRENT_EMAILS: usize = 32;
 /// Times a change whose collection, plan or mandate another process changed meanwhile is built
 /// again from a fresh read and committed alone, before it counts as applied by that process.
 const RETRIES: u32 = 2;
+/// Reads, matches and applies a bank file that is already in the file store under `key` (in
+/// AWS: dropped into the bucket's inbound prefix and announced on SQS). Unlike
+/// [`process_bank_file`] it does not store the file again: in AWS that copy would itself be
+/// announced, and the file read once more.
+pub async fn process_stored_bank_file(
+    ports: &Ports,
+    links: &Links,
+    key: &str,
+    bytes: &[u8],
+) -> Result<ReturnsReport, ReturnsError> {
+    let mut items = Vec::new();
+    let header = bank_reports::read_report(bytes, ReadLimits::default(), &mut |item| {
+        items.push(item);
+    })?;
+    apply_report(ports, links, &header, &items, key).await
+}
 
 /// Matches and applies the items of one report.
 pub async fn apply_report(

@@ -6,8 +6,8 @@
 //! # Layout
 //!
 //! - [`problem`]: `application/problem+json` answers.
-//! - this file: [`ApiState`], [`require_api_key`], [`operator_actor`], [`parse_json`],
-//!   [`json_response`].
+//! - this file: [`ApiState`], [`require_api_key`] and [`bearer_key`], [`operator_actor`],
+//!   [`parse_json`], [`json_response`], [`with_health_and_fallback`].
 
 pub mod problem;
 
@@ -32,6 +32,32 @@ pub struct ApiState {
     pub mail_from: String,
 }
 
+/// The key of an `Authorization: Bearer <key>` header, trimmed; `None` when the header is
+/// absent, of another scheme, or empty. The Lambda authorizer reads keys the same way.
+pub fn bearer_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// A function's router as a host serves it: with `GET /healthz` (no key needed) and a
+/// problem+json 404 for every other route. The local host applies it to all routers merged;
+/// each HTTP Lambda applies it to its own.
+pub fn with_health_and_fallback(router: axum::Router) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(router)
+        .fallback(|| async {
+            Problem::not_found("There is no such route. The operator API lives under /v1.")
+        })
+}
+
 /// Refuses `/v1` calls without a known `Authorization: Bearer <key>`. Keys are compared by
 /// their SHA-256: the store never holds a key itself.
 pub async fn require_api_key(
@@ -39,14 +65,7 @@ pub async fn require_api_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    let Some(key) = key else {
+    let Some(key) = bearer_key(request.headers()) else {
         return Problem::unauthorized().into_response();
     };
     match state

@@ -15,7 +15,6 @@ use tranche_domain::error::StoreError;
 use tranche_domain::ports::{Clock, FixedDayClock, Ports, SystemClock};
 use tranche_domain::secrets;
 use tranche_http::ApiState;
-use tranche_http::problem::Problem;
 
 use crate::files::DiskFileStore;
 use crate::outbox::OutboxMailer;
@@ -131,17 +130,12 @@ pub const DEFAULT_MAIL_FROM: &str = "Tranche <noreply@tranche.invalid>";
 /// Every function's routes on one router, as the local host serves them, with `GET /healthz`
 /// and a problem+json answer for unknown routes.
 pub fn app(state: ApiState) -> axum::Router {
-    axum::Router::new()
-        .route(
-            "/healthz",
-            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .merge(tranche_plan_creation::router(state.clone()))
-        .merge(tranche_mandate_signing::router(state.clone()))
-        .merge(tranche_return_processor::router(state.clone()))
-        .fallback(|| async {
-            Problem::not_found("There is no such route. The operator API lives under /v1.")
-        })
+    tranche_http::with_health_and_fallback(
+        axum::Router::new()
+            .merge(tranche_plan_creation::router(state.clone()))
+            .merge(tranche_mandate_signing::router(state.clone()))
+            .merge(tranche_return_processor::router(state.clone())),
+    )
 }
 
 /// A host that is listening: where, on what data, with which generated key (if any).

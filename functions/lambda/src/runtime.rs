@@ -1,0 +1,208 @@
+//! The binaries' side: logs, ports, links, the source address, diagnostics.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request};
+use lambda_http::request::RequestContext;
+use lambda_runtime::Diagnostic;
+use tranche_domain::daily::BatchRequests;
+use tranche_domain::ports::{DocumentRenderer, Ports};
+use tranche_domain::signing::Links;
+use tranche_http::ApiState;
+
+/// Why a binary could not start. It stops before taking its first event, and Lambda reports
+/// the init error in the function's log.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable the function needs is missing or empty.
+    #[error("the environment variable {0} must be set")]
+    MissingVariable(&'static str),
+    /// The AWS adapters could not be built from the environment.
+    #[error("the AWS adapters cannot be built: {0}")]
+    Adapters(String),
+}
+
+/// JSON log lines when the function's logging configuration asks for them (SAM's
+/// `LoggingConfig: {LogFormat: JSON}` sets `AWS_LAMBDA_LOG_FORMAT=JSON`), at
+/// `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`), INFO by default. Each line carries the span fields
+/// the runtime adds: `requestId` and `xrayTraceId`.
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+fn required(name: &'static str) -> Result<String, StartError> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(StartError::MissingVariable(name))
+}
+
+/// Where links point and who sends e-mails: `TRANCHE_PUBLIC_URL` and `TRANCHE_MAIL_FROM`, both
+/// required, because a signing link to the wrong host or a sender SES refuses would only show
+/// up when a debtor or the bank is waiting.
+pub fn links_from_env() -> Result<Links, StartError> {
+    Ok(Links {
+        public_url: required("TRANCHE_PUBLIC_URL")?
+            .trim_end_matches('/')
+            .to_owned(),
+        mail_from: required("TRANCHE_MAIL_FROM")?,
+    })
+}
+
+/// Every port, on AWS: DynamoDB, S3, SQS and SES clients built once, here, before the first
+/// event, and reused by every invocation of the execution environment. The PDF renderer is
+/// given by the caller, because it lives in the mandate-signing crate.
+pub async fn ports_from_env(documents: Arc<dyn DocumentRenderer>) -> Result<Ports, StartError> {
+    adapters::ports_from_env(documents).await
+}
+
+/// The batch-request queue (`TRANCHE_BATCH_QUEUE_URL`), through which the daily job asks the
+/// batch generator for the day's files.
+pub async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
+    adapters::batch_requests_from_env().await
+}
+
+/// The state of an HTTP function: the ports and the links of [`links_from_env`].
+pub async fn api_state_from_env(
+    documents: Arc<dyn DocumentRenderer>,
+) -> Result<ApiState, StartError> {
+    let links = links_from_env()?;
+    Ok(ApiState {
+        ports: ports_from_env(documents).await?,
+        public_url: links.public_url,
+        mail_from: links.mail_from,
+    })
+}
+
+/// The AWS adapters behind [`ports_from_env`] and [`batch_requests_from_env`], in one place:
+/// `tranche-aws`, its SDK configuration and clients built once per execution environment and
+/// shared by both.
+mod adapters {
+    use tokio::sync::OnceCell;
+    use tranche_aws::{AwsPorts, BatchRequestQueue};
+    use tranche_domain::collection::BatchRequest;
+    use tranche_domain::error::StoreError;
+
+    use super::*;
+
+    static AWS: OnceCell<AwsPorts> = OnceCell::const_new();
+
+    async fn aws() -> Result<&'static AwsPorts, StartError> {
+        AWS.get_or_try_init(|| async {
+            AwsPorts::from_env()
+                .await
+                .map_err(|e| StartError::Adapters(e.to_string()))
+        })
+        .await
+    }
+
+    pub(super) async fn ports_from_env(
+        documents: Arc<dyn DocumentRenderer>,
+    ) -> Result<Ports, StartError> {
+        Ok(aws().await?.ports(documents))
+    }
+
+    pub(super) async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
+        let queue = aws()
+            .await?
+            .batch_queue
+            .clone()
+            .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
+        Ok(Box::new(QueuedRequests(queue)))
+    }
+
+    /// The daily job's batch requests, sent to the batch-request queue.
+    struct QueuedRequests(BatchRequestQueue);
+
+    #[async_trait::async_trait]
+    impl BatchRequests for QueuedRequests {
+        async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError> {
+            self.0.send(request).await.map(|_| ())
+        }
+    }
+}
+
+/// A router as an HTTP Lambda serves it: the request's source address, as API Gateway saw it,
+/// becomes the router's `ConnectInfo`, exactly as the local host's socket peer does.
+///
+/// The signing evidence records where a signature came from. Behind API Gateway the handler
+/// sees no socket, and the first `X-Forwarded-For` entry is whatever the client wrote there;
+/// the request context's `sourceIp` is the address API Gateway itself accepted the connection
+/// from.
+pub fn with_source_address(router: axum::Router) -> axum::Router {
+    router.layer(axum::middleware::map_request(insert_source_address))
+}
+
+async fn insert_source_address(mut request: Request) -> Request {
+    if let Some(ip) = source_ip(&request) {
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+    }
+    request
+}
+
+/// The source IP API Gateway recorded in the request context (HTTP API, payload 2.0).
+pub fn source_ip(request: &Request) -> Option<IpAddr> {
+    match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// An error as Lambda reports it: `error_type` says whether the same event may succeed when
+/// delivered again (`Tranche.Retryable`) or never will (`Tranche.Permanent`), so the log line
+/// and the failed-invocation metric tell an outage from bad input at a glance.
+pub fn diagnostic(error: &dyn std::error::Error, retryable: bool) -> Diagnostic {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Diagnostic {
+        error_type: if retryable {
+            "Tranche.Retryable"
+        } else {
+            "Tranche.Permanent"
+        }
+        .to_owned(),
+        error_message: message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_diagnostic_names_the_retry_class_and_the_whole_cause_chain() {
+        let error = Outer(std::io::Error::other("inner"));
+
+        let retryable = diagnostic(&error, true);
+        let permanent = diagnostic(&error, false);
+
+        assert_eq!(retryable.error_type, "Tranche.Retryable");
+        assert_eq!(permanent.error_type, "Tranche.Permanent");
+        assert_eq!(retryable.error_message, "outer: inner");
+    }
+
+    #[test]
+    fn the_source_address_comes_from_the_api_gateway_request_context_not_the_header() {
+        let request = lambda_http::request::from_str(include_str!(
+            "../../../tests/fixtures/events/http-api-sign-post.json"
+        ))
+        .expect("the fixture is an HTTP API request");
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, axum::body::Body::new(body));
+
+        assert_eq!(source_ip(&request), Some("198.51.100.23".parse().unwrap()));
+    }
+}
