@@ -3,14 +3,19 @@
 
 use std::io::Write as _;
 
+use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tranche_aws::decode_event_key;
 use tranche_domain::collection::BatchRequest;
 use tranche_domain::creditor::CreditorId;
-use tranche_domain::plan::Scheme;
-use tranche_domain::ports::{Attachment, Email, FileStore, Mailer};
+use tranche_domain::group_commit::{Unit, commit_in_groups};
+use tranche_domain::plan::{PlanId, Scheme, SigningToken};
+use tranche_domain::ports::{
+    Attachment, Email, FileStore, Mailer, PlanStore, TransactionalStore, Write,
+};
+use tranche_domain::secrets::random_reference;
 use tranche_tests::moto::{MotoAccount, SENDER};
 
 /// Bytes that differ from part to part, so a part written twice or out of order shows.
@@ -365,4 +370,66 @@ async fn an_email_with_a_header_injection_in_an_address_is_refused_before_sendin
             .any(|m| m.to_string().contains("all@example.org")),
         "nothing reached SES"
     );
+}
+
+/// One unit of a group commit: the signing tokens of one plan, two DynamoDB items.
+struct TokensOfOnePlan(Vec<Write>);
+
+impl Unit for TokensOfOnePlan {
+    fn writes(&self) -> &[Write] {
+        &self.0
+    }
+}
+
+fn token_hash(plan: usize, seq: usize, run: &str) -> String {
+    format!("{run}-{plan:03}-{seq}")
+}
+
+#[tokio::test]
+async fn a_group_commit_larger_than_one_dynamodb_transaction_is_split_and_stores_every_unit() {
+    let Some(account) = MotoAccount::new("group_commit_split").await else {
+        return;
+    };
+    let store = &account.ports.store;
+    let run = random_reference(8);
+    let units: Vec<TokensOfOnePlan> = (0..60)
+        .map(|plan| {
+            TokensOfOnePlan(
+                (0..2)
+                    .map(|seq| {
+                        Write::InsertSigningToken(SigningToken {
+                            token_hash: token_hash(plan, seq, &run),
+                            plan_id: PlanId(format!("pln_{run}_{plan}")),
+                            expires_at: Utc::now() + chrono::Duration::days(1),
+                            used_at: None,
+                            mandate_id: None,
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let every_write: Vec<Write> = units.iter().flat_map(|u| u.0.clone()).collect();
+    assert!(
+        !store.fits_in_one_commit(&every_write),
+        "120 items are more than one DynamoDB transaction holds"
+    );
+    let before = store.request_counts().snapshot();
+
+    let outcome = commit_in_groups(store, units, 250).await.unwrap();
+
+    let used = store.request_counts().snapshot().since(&before);
+    assert_eq!(outcome.committed.len(), 60);
+    assert!(outcome.refused.is_empty());
+    assert_eq!(used.transact_write_items, 2, "{used:?}");
+    assert_eq!(used.items_written, 120, "{used:?}");
+    for plan in 0..60 {
+        for seq in 0..2 {
+            let stored = store
+                .get_signing_token(&token_hash(plan, seq, &run))
+                .await
+                .unwrap();
+            assert!(stored.is_some(), "token {seq} of plan {plan}");
+        }
+    }
 }
