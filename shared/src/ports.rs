@@ -323,6 +323,62 @@ pub struct Attachment {
 #[error("the e-mail could not be sent: {0}")]
 pub struct MailError(pub String);
 
+/// One address of an e-mail: `Name <local@domain>` or a bare `local@domain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl Mailbox {
+    /// Splits `Name <address>` into its display name and address; a bare address has no name.
+    /// Refuses line breaks and other control characters, which could otherwise smuggle extra
+    /// headers into the message.
+    pub fn parse(text: &str) -> Result<Self, MailError> {
+        if text.chars().any(char::is_control) {
+            return Err(MailError(
+                "an e-mail address holds a control character".to_owned(),
+            ));
+        }
+        let text = text.trim();
+        let (name, address) = match text.strip_suffix('>').and_then(|t| t.rsplit_once('<')) {
+            Some((name, address)) => {
+                let name = name.trim().trim_matches('"').trim();
+                ((!name.is_empty()).then(|| name.to_owned()), address.trim())
+            }
+            None => (None, text),
+        };
+        let well_formed = address
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && !address.contains(char::is_whitespace)
+            && !address.contains(['<', '>']);
+        if !well_formed {
+            return Err(MailError(
+                "an e-mail address is not of the form local@domain".to_owned(),
+            ));
+        }
+        Ok(Self {
+            name,
+            address: address.to_owned(),
+        })
+    }
+}
+
+impl Email {
+    /// What every mailer checks before sending: a recipient, a subject on one line, and every
+    /// address well formed ([`Mailbox::parse`]). Answers the recipients, parsed.
+    pub fn checked_recipients(&self) -> Result<Vec<Mailbox>, MailError> {
+        if self.to.is_empty() {
+            return Err(MailError("the e-mail has no recipient".to_owned()));
+        }
+        if self.subject.chars().any(|c| c == '\r' || c == '\n') {
+            return Err(MailError("the subject holds a line break".to_owned()));
+        }
+        self.to.iter().map(|to| Mailbox::parse(to)).collect()
+    }
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends the e-mail and answers its message id.

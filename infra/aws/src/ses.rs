@@ -10,7 +10,7 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, RawMessage};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
-use tranche_domain::ports::{Email, MailError, Mailer};
+use tranche_domain::ports::{Email, MailError, Mailbox, Mailer};
 
 /// [`Mailer`] on SES v2. The sender of every e-mail must be a verified identity of the account.
 #[derive(Debug, Clone)]
@@ -30,31 +30,10 @@ impl SesMailer {
     }
 }
 
-/// Splits `Name <address>` into its parts, refusing control characters (header injection).
+/// `text` parsed ([`Mailbox::parse`]) as mail-builder's address.
 fn mailbox(text: &str) -> Result<Address<'static>, MailError> {
-    if text.chars().any(char::is_control) {
-        return Err(MailError(
-            "an e-mail address holds a control character".to_owned(),
-        ));
-    }
-    let text = text.trim();
-    let (name, address) = match text.strip_suffix('>').and_then(|t| t.rsplit_once('<')) {
-        Some((name, address)) => {
-            let name = name.trim().trim_matches('"').trim();
-            ((!name.is_empty()).then(|| name.to_owned()), address.trim())
-        }
-        None => (None, text),
-    };
-    let well_formed = address
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !address.contains(char::is_whitespace);
-    if !well_formed {
-        return Err(MailError(
-            "an e-mail address is not of the form local@domain".to_owned(),
-        ));
-    }
-    Ok(Address::new_address(name, address.to_owned()))
+    let Mailbox { name, address } = Mailbox::parse(text)?;
+    Ok(Address::new_address(name, address))
 }
 
 fn content(text: &str) -> Result<Content, MailError> {
@@ -95,16 +74,9 @@ fn render_raw(email: &Email, from: &str) -> Result<Vec<u8>, MailError> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> Result<String, MailError> {
-        if email.to.is_empty() {
-            return Err(MailError("the e-mail has no recipient".to_owned()));
-        }
-        if email.subject.chars().any(|c| c == '\r' || c == '\n') {
-            return Err(MailError("the subject holds a line break".to_owned()));
-        }
+        email.checked_recipients()?;
         let from = self.sender(email);
-        for address in email.to.iter().map(String::as_str).chain([from]) {
-            mailbox(address)?;
-        }
+        Mailbox::parse(from)?;
 
         let content = if email.attachments.is_empty() {
             let mut body = Body::builder().text(content(&email.text_body)?);

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
-use tranche_domain::ports::{Clock, Email, MailError, Mailer};
+use tranche_domain::ports::{Clock, Email, MailError, Mailbox, Mailer};
 use tranche_domain::secrets::random_id;
 
 use crate::files::write_atomically;
@@ -69,49 +69,19 @@ impl OutboxMailer {
     }
 }
 
-/// Splits `Name <address>` into its display name and address; a bare address has no name.
-/// Refuses line breaks and other control characters, which could otherwise smuggle extra
-/// headers into the message.
+/// `text` parsed ([`Mailbox::parse`]) as mail-builder's address.
 fn mailbox(text: &str) -> Result<Address<'static>, MailError> {
-    if text.chars().any(char::is_control) {
-        return Err(MailError(
-            "an e-mail address holds a control character".to_owned(),
-        ));
-    }
-    let text = text.trim();
-    let (name, address) = match text.strip_suffix('>').and_then(|t| t.rsplit_once('<')) {
-        Some((name, address)) => {
-            let name = name.trim().trim_matches('"').trim();
-            ((!name.is_empty()).then(|| name.to_owned()), address.trim())
-        }
-        None => (None, text),
-    };
-    let well_formed = address
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !address.contains(char::is_whitespace)
-        && !address.contains(['<', '>']);
-    if !well_formed {
-        return Err(MailError(
-            "an e-mail address is not of the form local@domain".to_owned(),
-        ));
-    }
-    Ok(Address::new_address(name, address.to_owned()))
+    let Mailbox { name, address } = Mailbox::parse(text)?;
+    Ok(Address::new_address(name, address))
 }
 
 /// Renders the whole message, headers and body, as the bytes of an `.eml` file.
 fn render(email: &Email, message_id: &str, date: DateTime<Utc>) -> Result<Vec<u8>, MailError> {
-    if email.to.is_empty() {
-        return Err(MailError("the e-mail has no recipient".to_owned()));
-    }
-    if email.subject.chars().any(|c| c == '\r' || c == '\n') {
-        return Err(MailError("the subject holds a line break".to_owned()));
-    }
     let recipients = email
-        .to
-        .iter()
-        .map(|to| mailbox(to))
-        .collect::<Result<Vec<_>, _>>()?;
+        .checked_recipients()?
+        .into_iter()
+        .map(|m| Address::new_address(m.name, m.address))
+        .collect::<Vec<_>>();
 
     let mut message = MessageBuilder::new()
         .message_id(message_id.to_owned())
