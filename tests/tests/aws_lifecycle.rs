@@ -79,6 +79,7 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         .await
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
+    let at_creation = store.request_counts().snapshot();
     let response = http
         .post(format!("{base}/v1/plans"))
         .bearer_auth(TEST_API_KEY)
@@ -117,6 +118,18 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
 
     // Act: the daily job every day until the last instalment has settled.
     let before = store.request_counts().snapshot();
+    let signing = before.since(&at_creation);
+    println!(
+        "figure: DynamoDB requests to create a plan and sign its mandate (the API call, the \
+         signing page shown and posted): {} write requests ({} items), {} read requests; billed \
+         on demand: {} write units for the tables, {} for their index entries, {} read units",
+        signing.writes(),
+        signing.items_written,
+        signing.reads(),
+        signing.write_units,
+        signing.index_write_units,
+        signing.read_units()
+    );
     let mut day = test_today();
     let last_day: NaiveDate = "2027-07-15".parse().unwrap();
     let mut batches = Vec::new();
@@ -149,6 +162,19 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         day = day.succ_opt().unwrap();
     }
     let during = store.request_counts().snapshot().since(&before);
+    // A day with nothing to do: what every daily run costs whatever the number of plans.
+    let idle_start = store.request_counts().snapshot();
+    *clock.0.lock().unwrap() = last_day.succ_opt().unwrap();
+    let idle = run_daily(&ports, &links).await.unwrap();
+    assert_eq!(idle.collections_created + idle.notices_sent, 0);
+    let idle = store.request_counts().snapshot().since(&idle_start);
+    println!(
+        "figure: DynamoDB requests of a daily run with nothing to do: {} read requests, {} read \
+         units, {} write requests",
+        idle.reads(),
+        idle.read_units(),
+        idle.writes()
+    );
 
     // Assert: every instalment collected once and settled, the plan complete, one file each.
     let plan = ports.plans.get_plan(&plan_id).await.unwrap().unwrap();
@@ -229,11 +255,15 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
     println!(
         "figure: DynamoDB requests over a plan's life after signing ({instalments} instalments, \
          {} days, the days with work run twice): {} write requests ({} items), {} read requests; \
-         {per_instalment:.2} write requests per collected instalment; by kind: {:?}",
+         {per_instalment:.2} write requests per collected instalment; billed on demand: {} write \
+         units for the tables, {} for their index entries, {} read units; by kind: {:?}",
         (last_day - test_today()).num_days() + 1,
         during.writes(),
         during.items_written,
         during.reads(),
+        during.write_units,
+        during.index_write_units,
+        during.read_units(),
         during
     );
     assert!(

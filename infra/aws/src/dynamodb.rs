@@ -195,6 +195,16 @@ pub struct RequestCounts {
     pub transact_write_items: AtomicU64,
     /// Items written by the write requests above (a transaction counts each of its items).
     pub items_written: AtomicU64,
+    /// Write request units the table writes above are billed at on demand: one per started
+    /// kilobyte of each item, twice in a transaction (see [`item_size`]).
+    pub write_units: AtomicU64,
+    /// Write request units of the index entries those writes put: one per `KEYS_ONLY` index
+    /// the item is in (its entry is far below a kilobyte), the item's size for the `ALL` index.
+    /// An upper bound for replaced items: an entry whose keys did not change costs nothing.
+    pub index_write_units: AtomicU64,
+    /// Read request units, in halves: a consistent read takes one per started 4 KB of each item
+    /// read (a query: of all its items together, at least one), an index query half of that.
+    pub read_half_units: AtomicU64,
 }
 
 /// A copy of [`RequestCounts`] at one moment, to compare before and after.
@@ -208,6 +218,9 @@ pub struct RequestCountsSnapshot {
     pub delete_item: u64,
     pub transact_write_items: u64,
     pub items_written: u64,
+    pub write_units: u64,
+    pub index_write_units: u64,
+    pub read_half_units: u64,
 }
 
 impl RequestCountsSnapshot {
@@ -221,6 +234,11 @@ impl RequestCountsSnapshot {
         self.get_item + self.batch_get_item + self.query
     }
 
+    /// Read request units, as DynamoDB bills them on demand.
+    pub fn read_units(&self) -> f64 {
+        self.read_half_units as f64 / 2.0
+    }
+
     /// What happened between `earlier` and this snapshot.
     pub fn since(&self, earlier: &RequestCountsSnapshot) -> RequestCountsSnapshot {
         RequestCountsSnapshot {
@@ -232,6 +250,9 @@ impl RequestCountsSnapshot {
             delete_item: self.delete_item - earlier.delete_item,
             transact_write_items: self.transact_write_items - earlier.transact_write_items,
             items_written: self.items_written - earlier.items_written,
+            write_units: self.write_units - earlier.write_units,
+            index_write_units: self.index_write_units - earlier.index_write_units,
+            read_half_units: self.read_half_units - earlier.read_half_units,
         }
     }
 }
@@ -248,6 +269,9 @@ impl RequestCounts {
             delete_item: get(&self.delete_item),
             transact_write_items: get(&self.transact_write_items),
             items_written: get(&self.items_written),
+            write_units: get(&self.write_units),
+            index_write_units: get(&self.index_write_units),
+            read_half_units: get(&self.read_half_units),
         }
     }
 
@@ -261,6 +285,9 @@ impl RequestCounts {
             &self.delete_item,
             &self.transact_write_items,
             &self.items_written,
+            &self.write_units,
+            &self.index_write_units,
+            &self.read_half_units,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -277,6 +304,9 @@ pub struct DynamoStore {
     client: Client,
     tables: Arc<Tables>,
     counts: Arc<RequestCounts>,
+    /// Per table, its indexes' partition key attributes and whether they project every attribute:
+    /// what a write costs in index entries.
+    indexes: Arc<HashMap<String, Vec<(&'static str, bool)>>>,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -289,6 +319,40 @@ impl std::fmt::Debug for DynamoStore {
 
 // ---------------------------------------------------------------------------------------------
 // Attribute helpers
+
+/// The size DynamoDB bills an item at: the UTF-8 bytes of each attribute's name and value, a
+/// number at one byte per two significant digits plus one, three bytes of overhead for a list
+/// or a map and one for each of their elements.
+fn item_size(item: &Item) -> u64 {
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> u64 {
+    let number = |text: &str| text.trim_start_matches('-').len().div_ceil(2) as u64 + 1;
+    match value {
+        AttributeValue::S(text) => text.len() as u64,
+        AttributeValue::N(text) => number(text),
+        AttributeValue::B(blob) => blob.as_ref().len() as u64,
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<u64>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() as u64 + value_size(v))
+                .sum::<u64>()
+        }
+        AttributeValue::Ss(set) => set.iter().map(|text| text.len() as u64).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|text| number(text)).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|blob| blob.as_ref().len() as u64).sum(),
+        _ => 1,
+    }
+}
+
+/// Started units of `unit` bytes in `bytes`, at least one.
+fn units_of(bytes: u64, unit: u64) -> u64 {
+    bytes.div_ceil(unit).max(1)
+}
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -407,10 +471,21 @@ struct Operation {
 impl DynamoStore {
     /// The store on `client` and `tables`, with fresh request counters.
     pub fn new(client: Client, tables: Tables) -> Self {
+        let indexes = table_specs(&tables)
+            .into_iter()
+            .map(|(table, _, indexes)| {
+                let indexes = indexes
+                    .iter()
+                    .map(|index| (index.partition, index.all_attributes))
+                    .collect();
+                (table, indexes)
+            })
+            .collect();
         Self {
             client,
             tables: Arc::new(tables),
             counts: Arc::new(RequestCounts::default()),
+            indexes: Arc::new(indexes),
         }
     }
 
@@ -425,6 +500,48 @@ impl DynamoStore {
     /// The requests sent so far, by kind.
     pub fn request_counts(&self) -> &RequestCounts {
         &self.counts
+    }
+
+    /// What writing one item costs: its table's write units (not yet doubled for a
+    /// transaction) and its index entries' write units.
+    fn write_cost(&self, item: &TransactWriteItem) -> (u64, u64) {
+        let Some(put) = &item.put else {
+            // An update, a delete or a condition check: here always of an item under a kilobyte
+            // and in no index.
+            return (1, 0);
+        };
+        self.put_cost(&put.table_name, &put.item)
+    }
+
+    fn put_cost(&self, table: &str, item: &Item) -> (u64, u64) {
+        let size = item_size(item);
+        let index_units = self.indexes.get(table).map_or(0, |indexes| {
+            indexes
+                .iter()
+                .filter(|(partition, _)| item.contains_key(*partition))
+                .map(|(_, all)| if *all { units_of(size, 1024) } else { 1 })
+                .sum()
+        });
+        (units_of(size, 1024), index_units)
+    }
+
+    /// Counts one written item of cost `(units, index_units)`.
+    fn count_write(&self, (units, index_units): (u64, u64), transactional: bool) {
+        RequestCounts::add(&self.counts.items_written, 1);
+        RequestCounts::add(
+            &self.counts.write_units,
+            if transactional { 2 * units } else { units },
+        );
+        RequestCounts::add(&self.counts.index_write_units, index_units);
+    }
+
+    /// Counts a read of `bytes` (at least one unit): consistent, or from an index.
+    fn count_read(&self, bytes: u64, consistent: bool) {
+        let units = units_of(bytes, 4096);
+        RequestCounts::add(
+            &self.counts.read_half_units,
+            if consistent { 2 * units } else { units },
+        );
     }
 
     fn plan_item(&self, plan: &Plan) -> Result<Item, StoreError> {
@@ -864,6 +981,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error(&format!("reading {what}"), e))?;
+        self.count_read(answer.item.as_ref().map_or(0, item_size), true);
         Ok(answer.item)
     }
 
@@ -930,6 +1048,7 @@ impl DynamoStore {
                     .remove(table)
                     .unwrap_or_default()
                 {
+                    self.count_read(item_size(&item), true);
                     if let Some(pk) = string_attribute(&item, "pk") {
                         found.insert(pk.to_owned(), item);
                     }
@@ -1004,7 +1123,9 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error(&format!("querying {}.{}", query.table, query.index), e))?;
-            rows.extend(answer.items.unwrap_or_default());
+            let items = answer.items.unwrap_or_default();
+            self.count_read(items.iter().map(item_size).sum(), false);
+            rows.extend(items);
             match answer.last_evaluated_key {
                 Some(last) if rows.len() < want => start = Some(last),
                 Some(_) => return Ok((rows, true)),
@@ -1177,7 +1298,10 @@ impl DynamoStore {
             self.send_single(operation).await?;
             return Ok(false);
         }
-        let count = operations.len() as u64;
+        let costs: Vec<(u64, u64)> = operations
+            .iter()
+            .map(|o| self.write_cost(&o.item))
+            .collect();
         let (items, explanations): (Vec<_>, Vec<_>) = operations
             .into_iter()
             .map(|o| (o.item, (o.condition_failed, o.is_feed_counter)))
@@ -1191,7 +1315,9 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => {
-                RequestCounts::add(&self.counts.items_written, count);
+                for cost in costs {
+                    self.count_write(cost, true);
+                }
                 Ok(false)
             }
             Err(error) => {
@@ -1227,6 +1353,7 @@ impl DynamoStore {
     }
 
     async fn send_single(&self, operation: Operation) -> Result<(), StoreError> {
+        let cost = self.write_cost(&operation.item);
         let Operation {
             item,
             condition_failed,
@@ -1278,7 +1405,7 @@ impl DynamoStore {
                 "a single write is neither a put, an update nor a delete".to_owned(),
             ));
         }
-        RequestCounts::add(&self.counts.items_written, 1);
+        self.count_write(cost, false);
         Ok(())
     }
 
@@ -1444,6 +1571,7 @@ impl CreditorStore for DynamoStore {
     async fn put_creditor(&self, creditor: &Creditor) -> Result<(), StoreError> {
         let mut item = key(creditor.id.as_str());
         item.insert("body".into(), s(to_json("the creditor", creditor)?));
+        let cost = self.put_cost(&self.tables.creditors, &item);
         RequestCounts::add(&self.counts.put_item, 1);
         self.client
             .put_item()
@@ -1452,7 +1580,7 @@ impl CreditorStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error(&format!("storing creditor {}", creditor.id), e))?;
-        RequestCounts::add(&self.counts.items_written, 1);
+        self.count_write(cost, false);
         Ok(())
     }
 
@@ -1683,7 +1811,9 @@ impl EventStore for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error(&format!("listing the events of {aggregate_id}"), e))?;
-            for item in answer.items.unwrap_or_default() {
+            let items = answer.items.unwrap_or_default();
+            self.count_read(items.iter().map(item_size).sum(), true);
+            for item in items {
                 events.push(body_of("event", &item)?);
             }
             match answer.last_evaluated_key {
@@ -1716,8 +1846,10 @@ impl EventStore for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("reading the event feed", e))?;
+            let items = answer.items.unwrap_or_default();
+            self.count_read(items.iter().map(item_size).sum(), false);
             let mut found: BTreeMap<u64, Event> = BTreeMap::new();
-            for item in answer.items.unwrap_or_default() {
+            for item in items {
                 if let Some(position) = number_attribute(&item, "position") {
                     found.insert(position, body_of("event", &item)?);
                 }
@@ -2123,7 +2255,7 @@ impl IdempotencyStore for DynamoStore {
                 ),
                 other => other,
             })?;
-        RequestCounts::add(&self.counts.items_written, 1);
+        self.count_write((1, 0), false);
         Ok(())
     }
 
@@ -2146,7 +2278,7 @@ impl IdempotencyStore for DynamoStore {
                 ),
                 other => other,
             })?;
-        RequestCounts::add(&self.counts.items_written, 1);
+        self.count_write((1, 0), false);
         Ok(())
     }
 }
@@ -2162,7 +2294,7 @@ impl ApiKeyStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("registering an API key", e))?;
-        RequestCounts::add(&self.counts.items_written, 1);
+        self.count_write((1, 0), false);
         Ok(())
     }
 
