@@ -133,9 +133,11 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
     let mut day = test_today();
     let last_day: NaiveDate = "2027-07-15".parse().unwrap();
     let mut batches = Vec::new();
+    let mut runs = 0u32;
     while day <= last_day {
         *clock.0.lock().unwrap() = day;
         let report = run_daily(&ports, &links).await.unwrap();
+        runs += 1;
         assert!(report.problems.is_empty(), "{day}: {:?}", report.problems);
         batches.extend(report.batches_written.clone());
         let acted = report.notices_sent
@@ -150,6 +152,7 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         }
         // The same day again, as a duplicate trigger would run it: it must change nothing.
         let again = run_daily(&ports, &links).await.unwrap();
+        runs += 1;
         assert_eq!(
             again.collections_created, 0,
             "{day}: a second run collects nothing"
@@ -254,7 +257,7 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
     let per_instalment = during.writes() as f64 / instalments as f64;
     println!(
         "figure: DynamoDB requests over a plan's life after signing ({instalments} instalments, \
-         {} days, the days with work run twice): {} write requests ({} items), {} read requests; \
+         {} days, the days with work run twice: {runs} runs): {} write requests ({} items), {} read requests; \
          {per_instalment:.2} write requests per collected instalment; billed on demand: {} write \
          units for the tables, {} for their index entries, {} read units; by kind: {:?}",
         (last_day - test_today()).num_days() + 1,
