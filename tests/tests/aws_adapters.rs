@@ -7,7 +7,6 @@ use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
-use tranche_aws::decode_event_key;
 use tranche_domain::collection::BatchRequest;
 use tranche_domain::creditor::CreditorId;
 use tranche_domain::group_commit::{Unit, commit_in_groups};
@@ -210,7 +209,7 @@ async fn a_bank_file_key_from_an_s3_notification_decodes_to_the_stored_key() {
     }
     assert_eq!(keys.len(), 1, "one notification for one object: {keys:?}");
     assert_ne!(keys[0], key, "the notification carries the key encoded");
-    let decoded = decode_event_key(&keys[0]).unwrap();
+    let decoded = tranche_return_processor::decode_object_key(&keys[0]).unwrap();
     assert_eq!(decoded, key);
     assert_eq!(
         files.get_file(&decoded).await.unwrap().as_deref(),

@@ -132,7 +132,8 @@ pub fn announced_keys(body: &str) -> Result<Vec<String>, HandleError> {
 }
 
 /// An object key as S3 event notifications write it, decoded: `+` is a space, `%XX` a byte
-/// (`%2B` a plus sign, `%2F` a slash), and the bytes UTF-8.
+/// (`%2B` a plus sign, `%2F` a slash), and the bytes UTF-8. The one decoder of event keys in
+/// the workspace; a key that is not UTF-8 once decoded is refused for good.
 pub fn decode_object_key(encoded: &str) -> Result<String, HandleError> {
     let spaced = encoded.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
@@ -233,6 +234,10 @@ mod tests {
         assert_eq!(
             decode_object_key("inbound%2Fcamt.054%2Bacme%C3%A9.xml").unwrap(),
             "inbound/camt.054+acme\u{e9}.xml"
+        );
+        assert_eq!(
+            decode_object_key("inbound%2Fpain002+2027-03-01%C3%A4.xml").unwrap(),
+            "inbound/pain002 2027-03-01\u{e4}.xml"
         );
     }
 
