@@ -481,7 +481,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     let batch = &batches[0];
     assert_eq!(
         deployment.ports.files.list_files("batches/").await.unwrap(),
-        [batch.file_key.clone()],
+        std::slice::from_ref(&batch.file_key),
         "one pain.008 in S3"
     );
     let xml = deployment
