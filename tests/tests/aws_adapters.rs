@@ -3,17 +3,19 @@
 
 use std::io::Write as _;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
-use tranche_aws::decode_event_key;
+use tranche_aws::dynamodb::{KEPT_AFTER_EXPIRY_DAYS, TTL_ATTRIBUTE};
 use tranche_domain::collection::BatchRequest;
 use tranche_domain::creditor::CreditorId;
 use tranche_domain::group_commit::{Unit, commit_in_groups};
-use tranche_domain::plan::{PlanId, Scheme, SigningToken};
+use tranche_domain::plan::{PlanId, Scheme, SelfServiceToken, SigningToken};
 use tranche_domain::ports::{
-    Attachment, Email, FileStore, Mailer, PlanStore, TransactionalStore, Write,
+    Attachment, Email, FileStore, IdempotencyRecord, IdempotencyStore, Mailer, PlanStore,
+    TransactionalStore, Write,
 };
 use tranche_domain::secrets::random_reference;
 use tranche_tests::moto::{MotoAccount, SENDER};
@@ -210,7 +212,7 @@ async fn a_bank_file_key_from_an_s3_notification_decodes_to_the_stored_key() {
     }
     assert_eq!(keys.len(), 1, "one notification for one object: {keys:?}");
     assert_ne!(keys[0], key, "the notification carries the key encoded");
-    let decoded = decode_event_key(&keys[0]).unwrap();
+    let decoded = tranche_return_processor::decode_object_key(&keys[0]).unwrap();
     assert_eq!(decoded, key);
     assert_eq!(
         files.get_file(&decoded).await.unwrap().as_deref(),
@@ -432,4 +434,126 @@ async fn a_group_commit_larger_than_one_dynamodb_transaction_is_split_and_stores
             assert!(stored.is_some(), "token {seq} of plan {plan}");
         }
     }
+}
+
+/// The raw item under `pk` in the keys table, as DynamoDB holds it.
+async fn raw_key_item(
+    account: &MotoAccount,
+    pk: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
+    account
+        .ports
+        .store
+        .client()
+        .get_item()
+        .table_name(&account.tables.keys)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_else(|| panic!("no item {pk}"))
+}
+
+fn ttl_of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<i64> {
+    match item.get(TTL_ATTRIBUTE)? {
+        AttributeValue::N(seconds) => Some(seconds.parse().expect("whole epoch seconds")),
+        other => panic!("ttl is not a Number: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn links_that_expire_carry_the_keys_tables_ttl_and_idempotency_keys_do_not() {
+    let Some(account) = MotoAccount::new("links_carry_a_ttl").await else {
+        return;
+    };
+    let store = &account.ports.store;
+    let run = random_reference(8);
+    let expires_at: chrono::DateTime<Utc> = "2027-02-03T10:00:00Z".parse().unwrap();
+    let kept_until = (expires_at + chrono::Duration::days(KEPT_AFTER_EXPIRY_DAYS)).timestamp();
+    let plan_id = PlanId(format!("pln_{run}"));
+    store
+        .commit(&[Write::InsertSigningToken(SigningToken {
+            token_hash: format!("{run}-signing"),
+            plan_id: plan_id.clone(),
+            expires_at,
+            used_at: None,
+            mandate_id: None,
+        })])
+        .await
+        .unwrap();
+    store
+        .insert_self_service_token(&SelfServiceToken {
+            token_hash: format!("{run}-self-service"),
+            plan_id: plan_id.clone(),
+            expires_at,
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let creditor = tranche_tests::fixtures::unique_creditor_id();
+    let mut mandate = tranche_tests::fixtures::mandate(
+        &tranche_tests::fixtures::unique_mandate_id(),
+        &creditor,
+        &plan_id,
+    );
+    mandate.download_token_hash = Some(format!("{run}-download"));
+    mandate.download_expires_at = Some(expires_at);
+    store
+        .commit(&[Write::InsertMandate(mandate.clone())])
+        .await
+        .unwrap();
+    store
+        .claim_idempotency_key(&IdempotencyRecord {
+            key: format!("POST /v1/plans:{run}"),
+            request_hash: "0".repeat(64),
+            response: None,
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+
+    for pk in [
+        format!("token#{run}-signing"),
+        format!("self-service#{run}-self-service"),
+        format!("mandate-download#{run}-download"),
+    ] {
+        let item = raw_key_item(&account, &pk).await;
+        assert_eq!(
+            ttl_of(&item),
+            Some(kept_until),
+            "{pk}: deleted by DynamoDB {KEPT_AFTER_EXPIRY_DAYS} days after its link expires"
+        );
+    }
+    let reference = raw_key_item(
+        &account,
+        &format!(
+            "mandate-reference#{}#{}",
+            creditor.as_str(),
+            mandate.reference
+        ),
+    )
+    .await;
+    assert_eq!(
+        ttl_of(&reference),
+        None,
+        "a mandate reference never expires"
+    );
+    let idempotency = raw_key_item(&account, &format!("idempotency#POST /v1/plans:{run}")).await;
+    assert_eq!(
+        ttl_of(&idempotency),
+        None,
+        "an idempotency key is kept, as the embedded store keeps it"
+    );
+    let ttl = store
+        .client()
+        .describe_time_to_live()
+        .table_name(&account.tables.keys)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .expect("a time-to-live description");
+    assert_eq!(ttl.attribute_name(), Some(TTL_ATTRIBUTE));
 }

@@ -81,9 +81,7 @@ pub async fn api_state_from_env(
 /// shared by both.
 mod adapters {
     use tokio::sync::OnceCell;
-    use tranche_aws::{AwsPorts, BatchRequestQueue};
-    use tranche_domain::collection::BatchRequest;
-    use tranche_domain::error::StoreError;
+    use tranche_aws::AwsPorts;
 
     use super::*;
 
@@ -110,17 +108,7 @@ mod adapters {
             .batch_queue
             .clone()
             .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
-        Ok(Box::new(QueuedRequests(queue)))
-    }
-
-    /// The daily job's batch requests, sent to the batch-request queue.
-    struct QueuedRequests(BatchRequestQueue);
-
-    #[async_trait::async_trait]
-    impl BatchRequests for QueuedRequests {
-        async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError> {
-            self.0.send(request).await.map(|_| ())
-        }
+        Ok(Box::new(queue))
     }
 }
 

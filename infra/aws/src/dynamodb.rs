@@ -23,6 +23,15 @@
 //! | `tranche-events` | aggregate id | `sk` (number): the event's `seq` | `feed`: `feed_bucket` / `position` (number) (all attributes) |
 //! | `tranche-keys` | `token#<hash>`, `self-service#<hash>`, `idempotency#<key>`, `api-key#<hash>`, and the uniqueness guards `mandate-reference#<creditor>#<reference>`, `mandate-download#<hash>`, `batch-slot#<creditor>#<scheme>#<date>#<round>#<part>` | | |
 //!
+//! # Expiry
+//!
+//! The keys table has DynamoDB's time to live on the attribute [`TTL_ATTRIBUTE`] (`ttl`, epoch
+//! seconds). The items that expire carry it: signing tokens, self-service tokens and mandate
+//! download guards, [`KEPT_AFTER_EXPIRY_DAYS`] days after their link stops working. Nothing
+//! reads `ttl`: an expired link is refused by its own expiry, whether DynamoDB has deleted the
+//! item yet or not. Idempotency keys, API key hashes, mandate reference guards and batch slots
+//! have no expiry and no `ttl`.
+//!
 //! # Sharded work lists
 //!
 //! The daily job's work lists (`due`, `expiring`, `unsettled`) and a batch's collections
@@ -81,7 +90,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
-    ScalarAttributeType, TransactWriteItem, Update,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -114,6 +123,14 @@ const MAX_RACE_RETRIES: u32 = 25;
 
 /// `by_end_to_end_id` queries in flight at once when a bank report's collections are looked up.
 const CONCURRENT_QUERIES: usize = 16;
+
+/// The keys table's time-to-live attribute (template.yaml's `TimeToLiveSpecification`): epoch
+/// seconds, a Number, after which DynamoDB deletes the item (within a few days, not at once).
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+/// How long an item of an expired link stays before its `ttl`: for this long a debtor who opens
+/// an old link is told it expired rather than that it is unknown.
+pub const KEPT_AFTER_EXPIRY_DAYS: i64 = 30;
 
 /// The events of one feed bucket: a bucket is one partition of the `feed` index.
 const FEED_BUCKET_SIZE: u64 = 1000;
@@ -364,6 +381,13 @@ fn n(value: impl ToString) -> AttributeValue {
 
 fn key(pk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_owned(), s(pk))])
+}
+
+/// Marks a keys-table item for deletion by DynamoDB's time to live, [`KEPT_AFTER_EXPIRY_DAYS`]
+/// after the link it belongs to expires.
+fn expire(item: &mut Item, expires_at: DateTime<Utc>) {
+    let ttl = expires_at + chrono::Duration::days(KEPT_AFTER_EXPIRY_DAYS);
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl.timestamp()));
 }
 
 fn string_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -701,8 +725,22 @@ impl DynamoStore {
     }
 
     fn put_guard(&self, pk: String, owner: &str, what: String) -> Result<Operation, StoreError> {
+        self.put_expiring_guard(pk, owner, what, None)
+    }
+
+    /// A guard that DynamoDB may delete some time after `expires_at` (see [`expire`]).
+    fn put_expiring_guard(
+        &self,
+        pk: String,
+        owner: &str,
+        what: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Operation, StoreError> {
         let mut item = key(pk);
         item.insert("owner".into(), s(owner));
+        if let Some(at) = expires_at {
+            expire(&mut item, at);
+        }
         self.insert(&self.tables.keys.clone(), item, what)
     }
 
@@ -773,10 +811,11 @@ impl DynamoStore {
                     )?,
                 ];
                 if let Some(hash) = &mandate.download_token_hash {
-                    operations.push(self.put_guard(
+                    operations.push(self.put_expiring_guard(
                         download_guard(hash),
                         id,
                         "the download link".to_owned(),
+                        mandate.download_expires_at,
                     )?);
                 }
                 operations
@@ -814,10 +853,11 @@ impl DynamoStore {
                         operations.push(self.delete_guard(download_guard(old), id)?);
                     }
                     if let Some(new) = &mandate.download_token_hash {
-                        operations.push(self.put_guard(
+                        operations.push(self.put_expiring_guard(
                             download_guard(new),
                             id,
                             "the download link".to_owned(),
+                            mandate.download_expires_at,
                         )?);
                     }
                 }
@@ -827,6 +867,7 @@ impl DynamoStore {
                 let mut item = key(format!("token#{}", token.token_hash));
                 item.insert("plan_id".into(), s(token.plan_id.0.clone()));
                 item.insert("expires_at".into(), n(token.expires_at.timestamp_micros()));
+                expire(&mut item, token.expires_at);
                 item.insert("body".into(), s(to_json("the signing token", token)?));
                 if let Some(used_at) = token.used_at {
                     item.insert("used_at".into(), n(used_at.timestamp_micros()));
@@ -1712,6 +1753,7 @@ impl PlanStore for DynamoStore {
         let mut item = key(self_service_key(&token.token_hash));
         item.insert("plan_id".into(), s(token.plan_id.0.clone()));
         item.insert("expires_at".into(), n(token.expires_at.timestamp_micros()));
+        expire(&mut item, token.expires_at);
         item.insert("body".into(), s(to_json("the self-service token", token)?));
         let insert = self.insert(
             &self.tables.keys,
@@ -2408,9 +2450,10 @@ fn table_specs(tables: &Tables) -> Vec<(String, bool, Vec<IndexSpec>)> {
     ]
 }
 
-/// Creates every table of `tables` with its GSIs, on-demand, and waits until they are active;
-/// tables that exist already are left as they are. For tests and first set-ups: the SAM
-/// template creates the same tables in a deployment.
+/// Creates every table of `tables` with its GSIs, on-demand, waits until they are active, and
+/// turns on the keys table's time to live on [`TTL_ATTRIBUTE`]; tables that exist already are
+/// left as they are. For tests and first set-ups: the SAM template creates the same tables in a
+/// deployment.
 pub async fn provision(client: &Client, tables: &Tables) -> Result<(), StoreError> {
     for (name, has_sort_key, indexes) in table_specs(tables) {
         let mut attributes: BTreeMap<&str, ScalarAttributeType> = BTreeMap::new();
@@ -2466,7 +2509,26 @@ pub async fn provision(client: &Client, tables: &Tables) -> Result<(), StoreErro
     for (name, _, _) in table_specs(tables) {
         wait_until_active(client, &name).await?;
     }
-    Ok(())
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("building a time to live: {e}")))?;
+    match client
+        .update_time_to_live()
+        .table_name(&tables.keys)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Turning it on again answers "already enabled".
+        Err(e) if e.code() == Some("ValidationException") => Ok(()),
+        Err(e) => Err(sdk_error(
+            &format!("turning on the time to live of {}", tables.keys),
+            e,
+        )),
+    }
 }
 
 fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {

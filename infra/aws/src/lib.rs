@@ -4,7 +4,7 @@
 //!
 //! - [`dynamodb`]: every store port on DynamoDB (the tables, their key schema and GSIs are
 //!   listed at the top of that module), with request counters per operation kind.
-//! - [`s3`]: the file store on S3 (multipart upload from a file, streaming reads, event keys).
+//! - [`s3`]: the file store on S3 (multipart upload from a file, streaming reads).
 //! - [`sqs`]: batch-generation requests from the daily scheduler to the batch generator.
 //! - [`ses`]: the mailer on SES v2 (Simple content, or Raw MIME when there is an attachment).
 //!
@@ -29,7 +29,7 @@ use aws_smithy_http_client::tls;
 use tranche_domain::ports::{Clock, DocumentRenderer, Ports, SystemClock};
 
 pub use dynamodb::{DynamoStore, RequestCounts, RequestCountsSnapshot, Tables, provision};
-pub use s3::{S3FileStore, decode_event_key};
+pub use s3::S3FileStore;
 pub use ses::SesMailer;
 pub use sqs::BatchRequestQueue;
 

@@ -2,8 +2,9 @@
 //!
 //! Batch files of any size are uploaded from their temporary file in parts
 //! ([`PART_SIZE`] at a time), so memory stays flat however large the file; bank files are read
-//! as a stream ([`S3FileStore::open_stream`]). Keys in S3 event notifications arrive
-//! URL-encoded (`inbound/bank%2Ffile+1.xml`): [`decode_event_key`] turns them back into keys.
+//! as a stream ([`S3FileStore::open_stream`]). The keys in S3's event notifications are
+//! URL-encoded; the return processor, which reads them, decodes them
+//! (`tranche_return_processor::decode_object_key`).
 
 use std::path::Path;
 
@@ -313,38 +314,5 @@ pub async fn provision_bucket(client: &Client, bucket: &str) -> Result<(), Store
             Ok(())
         }
         Err(e) => Err(s3_error(&format!("creating bucket {bucket}"), e)),
-    }
-}
-
-/// The object key of an S3 event notification as a key: S3 writes it form-URL-encoded (`+` for
-/// a space, `%2F` for a `/` under moto). A key that does not decode to UTF-8 is refused.
-pub fn decode_event_key(encoded: &str) -> Result<String, StoreError> {
-    let spaced = encoded.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|key| key.into_owned())
-        .map_err(|_| {
-            StoreError::Corrupt(format!(
-                "the event's object key {encoded:?} does not decode to UTF-8"
-            ))
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_event_key_is_url_decoded_with_plus_as_a_space() {
-        assert_eq!(
-            decode_event_key("inbound%2Fpain002+2027-03-01%C3%A4.xml").unwrap(),
-            "inbound/pain002 2027-03-01ä.xml"
-        );
-        assert_eq!(decode_event_key("a%2Bb").unwrap(), "a+b");
-    }
-
-    #[test]
-    fn an_event_key_that_is_not_utf8_is_refused() {
-        assert!(decode_event_key("bad%FF").is_err());
     }
 }

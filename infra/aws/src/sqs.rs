@@ -4,9 +4,11 @@
 //! A duplicate message is harmless: the batch generator finds no scheduled collections left for
 //! a request already handled, and a batch's round and part are claimed conditionally.
 
+use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use tranche_domain::collection::BatchRequest;
+use tranche_domain::daily::BatchRequests;
 use tranche_domain::error::StoreError;
 
 /// The queue of batch requests. Cloning is cheap and shares the client.
@@ -111,6 +113,14 @@ impl BatchRequestQueue {
                 ))
             })?;
         Ok(())
+    }
+}
+
+/// How the daily job asks for the day's files in AWS: each request becomes one message.
+#[async_trait]
+impl BatchRequests for BatchRequestQueue {
+    async fn request_batch(&self, request: &BatchRequest) -> Result<(), StoreError> {
+        self.send(request).await.map(|_| ())
     }
 }
 
