@@ -144,7 +144,42 @@ pub struct Batch {
     /// block finds its collections.
     #[serde(default)]
     pub payment_informations: Vec<PaymentInformationRef>,
+    /// When the batch was opened; once it is sealed, when it was sealed: the file's `CreDtTm`,
+    /// so that every run writing the file of a sealed batch writes the same bytes.
     pub created_at: DateTime<Utc>,
+    /// How far the batch is written. Only a complete batch has its file in the file store
+    /// with every one of its collections; the others are steps of the batch generator that a
+    /// rerun finishes (see `crate::batches`). Records written before batches had steps are
+    /// complete.
+    #[serde(default)]
+    pub status: BatchStatus,
+    /// Bumped by every change of the record; an update is conditional on the stored revision
+    /// being one less, so two runs finishing the same batch never both change it.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// The steps of a batch, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// Collections are being moved into it (each move updates the record too).
+    Open,
+    /// Its collections and totals are fixed; its file is being written.
+    Sealed,
+    /// Its file is in the file store and holds exactly its collections.
+    #[default]
+    Complete,
+}
+
+impl BatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Open => "open",
+            BatchStatus::Sealed => "sealed",
+            BatchStatus::Complete => "complete",
+        }
+    }
 }
 
 /// One `PmtInf` block of a batch file.
@@ -152,6 +187,12 @@ pub struct Batch {
 pub struct PaymentInformationRef {
     pub id: String,
     pub sequence_type: SequenceType,
+    /// The block's `NbOfTxs` (absent from records written before batches had steps).
+    #[serde(default)]
+    pub number_of_transactions: u64,
+    /// The block's `CtrlSum` in cents.
+    #[serde(default)]
+    pub control_sum_cents: i64,
 }
 
 /// What the bank reported about a failed collection.
@@ -204,4 +245,36 @@ pub struct Task {
 pub enum TaskStatus {
     Open,
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_stored_before_batches_had_steps_reads_back_complete() {
+        let stored = r#"{
+            "id": "bat_tr20270301c01001abcdef12",
+            "message_id": "TR20270301C01001ABCDEF12",
+            "creditor_id": "acme",
+            "scheme": "CORE",
+            "collection_date": "2027-03-01",
+            "round": 1,
+            "part": 1,
+            "version": "pain.008.001.08",
+            "file_key": "batches/acme/2027-03-01/TR20270301C01001ABCDEF12.xml",
+            "number_of_transactions": 2,
+            "control_sum": "20.00",
+            "payment_informations": [
+                {"id": "TR20270301C01001ABCDEF12-1", "sequence_type": "FRST"}
+            ],
+            "created_at": "2027-02-26T06:00:00Z"
+        }"#;
+
+        let batch: Batch = serde_json::from_str(stored).unwrap();
+
+        assert_eq!(batch.status, BatchStatus::Complete);
+        assert_eq!(batch.revision, 0);
+        assert_eq!(batch.payment_informations[0].number_of_transactions, 0);
+    }
 }

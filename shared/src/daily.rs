@@ -265,6 +265,27 @@ async fn run(
         }
     }
 
+    // Batches a crashed or failed run left unfinished are finished by their request, even
+    // when none of their collections is still scheduled.
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .collections
+            .unfinished_batches(after.as_deref(), PAGE)
+            .await?;
+        for batch in &page.items {
+            touched.insert((
+                batch.creditor_id.to_string(),
+                scheme_code(batch.scheme).to_owned(),
+                batch.collection_date,
+            ));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+
     for (creditor_id, scheme, date) in touched {
         let Some(creditor) = creditors
             .get(

@@ -168,6 +168,14 @@ pub trait CollectionStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Batch>, StoreError>;
+    /// Batches that are not complete (open or sealed), of every creditor, in id order: what a
+    /// crashed or concurrent run of the batch generator left for the next run to finish. An
+    /// index of only those batches in DynamoDB, so the list stays short.
+    async fn unfinished_batches(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Batch>, StoreError>;
     /// How many batch rounds exist for one creditor, scheme and date.
     async fn batch_rounds(
         &self,
@@ -203,7 +211,7 @@ pub trait EventStore: Send + Sync {
 }
 
 /// One write of a [`TransactionalStore::commit`]. Each carries its own condition: inserts fail
-/// on an existing key, updates on a stored version other than `version - 1`, a token use on a
+/// on an existing key, updates on a stored version (a batch's revision) other than `version - 1`, a token use on a
 /// used or expired token, an event on an existing `(aggregate_id, seq)`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -220,6 +228,8 @@ pub enum Write {
     InsertCollection(Collection),
     UpdateCollection(Collection),
     InsertBatch(Batch),
+    /// Replaces a batch whose stored revision is `batch.revision - 1`.
+    UpdateBatch(Batch),
 }
 
 /// Writes that belong together (a signature: the mandate, its plan, the token, the event) are

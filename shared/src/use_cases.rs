@@ -454,7 +454,8 @@ pub async fn list_collections(
         .await?)
 }
 
-/// `GET /v1/batches?creditor_id=`: the pain.008 files written, oldest id first.
+/// `GET /v1/batches?creditor_id=`: the pain.008 files written, oldest id first, each with its
+/// `status`; only `complete` ones can be downloaded.
 pub async fn list_batches(
     ports: &Ports,
     creditor_id: Option<&str>,
@@ -487,9 +488,19 @@ pub async fn get_batch(ports: &Ports, id: &str) -> Result<Batch, UseCaseError> {
         .ok_or_else(|| UseCaseError::NotFound(format!("There is no batch with id \"{id}\".")))
 }
 
-/// The pain.008 XML of a batch.
+/// The pain.008 XML of a batch; refused (409) until the batch is complete, since the file of
+/// an open or sealed batch is not yet, or not yet known to be, in the file store with all its
+/// collections.
 pub async fn batch_file(ports: &Ports, id: &str) -> Result<(Batch, Vec<u8>), UseCaseError> {
     let batch = get_batch(ports, id).await?;
+    if batch.status != crate::collection::BatchStatus::Complete {
+        return Err(UseCaseError::Conflict(format!(
+            "Batch \"{id}\" is {}: its file is still being written. A later run of the batch \
+             generator (the daily job, or a batch request for its creditor, scheme and date) \
+             finishes it.",
+            batch.status.as_str()
+        )));
+    }
     let bytes = ports
         .files
         .get_file(&batch.file_key)

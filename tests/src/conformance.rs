@@ -41,7 +41,9 @@
 //!   reference and the token hash it would have taken are free for a corrected retry;
 //! - collections looked up by a list of EndToEndIds come back once each, also when the list
 //!   names one twice or is longer than a page (500 ids); plans and mandates read by a list of
-//!   ids likewise.
+//!   ids likewise;
+//! - a batch is listed by `unfinished_batches` exactly while its stored status is not
+//!   `complete`; a batch update is conditional on its revision, as a plan's on its version.
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -49,7 +51,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tranche_domain::collection::{Collection, CollectionStatus};
+use tranche_domain::collection::{
+    Batch, BatchStatus, Collection, CollectionStatus, PaymentInformationRef,
+};
 use tranche_domain::creditor::CreditorId;
 use tranche_domain::error::StoreError;
 use tranche_domain::events::{Event, verify_chain};
@@ -170,6 +174,10 @@ macro_rules! store_conformance_tests {
             plans_and_mandates_are_read_by_their_ids_each_once,
             a_self_service_token_reads_back_and_its_hash_is_taken_once,
             a_plan_changed_by_plan_actions_reads_back_as_stored,
+            an_open_batch_is_unfinished_until_an_update_at_its_next_revision_completes_it,
+            a_batch_update_at_a_stale_revision_fails_and_changes_nothing,
+            a_batch_opened_with_its_collections_commits_both_or_neither,
+            unfinished_batches_come_back_once_each_in_id_order_across_pages,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -2136,4 +2144,226 @@ pub async fn a_plan_changed_by_plan_actions_reads_back_as_stored(stores: &Stores
 
     let read = stores.plans.get_plan(&stored.id).await.unwrap();
     assert_eq!(read, Some(changed));
+}
+
+/// An open batch of `creditor_id` at revision 1, of round `round`, with one `FRST` block.
+fn open_batch(creditor_id: &CreditorId, round: u32) -> Batch {
+    let message_id = format!("TR{}", random_reference(20));
+    Batch {
+        id: format!("bat_{}", message_id.to_ascii_lowercase()),
+        message_id: message_id.clone(),
+        creditor_id: creditor_id.clone(),
+        scheme: tranche_domain::plan::Scheme::Core,
+        collection_date: "2027-03-01".parse().unwrap(),
+        round,
+        part: 1,
+        version: tranche_domain::pain008::Pain008Version::V08,
+        file_key: format!("batches/{creditor_id}/2027-03-01/{message_id}.xml"),
+        number_of_transactions: 1,
+        control_sum: "12.50".parse().unwrap(),
+        payment_informations: vec![PaymentInformationRef {
+            id: format!("{message_id}-1"),
+            sequence_type: SequenceType::First,
+            number_of_transactions: 1,
+            control_sum_cents: 1250,
+        }],
+        created_at: at("2027-02-15T06:00:00.125Z"),
+        status: BatchStatus::Open,
+        revision: 1,
+    }
+}
+
+/// Every unfinished batch of `creditor_id`, walking `unfinished_batches` page by page.
+async fn unfinished_of(stores: &Stores, creditor_id: &CreditorId, limit: u32) -> Vec<Batch> {
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = stores
+            .collections
+            .unfinished_batches(after.as_deref(), limit)
+            .await
+            .unwrap();
+        found.extend(
+            page.items
+                .into_iter()
+                .filter(|b| b.creditor_id == *creditor_id),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return found,
+        }
+    }
+}
+
+/// The batch generator's steps on the store: a batch inserted open is listed as unfinished,
+/// a sealed one still is, and once an update at the next revision completes it, it is not.
+pub async fn an_open_batch_is_unfinished_until_an_update_at_its_next_revision_completes_it(
+    stores: &Stores,
+) {
+    let creditor_id = unique_creditor_id();
+    let open = open_batch(&creditor_id, 1);
+    stores
+        .transactions
+        .commit(&[Write::InsertBatch(open.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        unfinished_of(stores, &creditor_id, 500).await,
+        [open.clone()]
+    );
+
+    let mut sealed = open.clone();
+    sealed.status = BatchStatus::Sealed;
+    sealed.revision = 2;
+    stores
+        .transactions
+        .commit(&[Write::UpdateBatch(sealed.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        unfinished_of(stores, &creditor_id, 500).await,
+        [sealed.clone()]
+    );
+
+    let mut complete = sealed.clone();
+    complete.status = BatchStatus::Complete;
+    complete.revision = 3;
+    stores
+        .transactions
+        .commit(&[Write::UpdateBatch(complete.clone())])
+        .await
+        .unwrap();
+
+    assert!(unfinished_of(stores, &creditor_id, 500).await.is_empty());
+    let read = stores.collections.get_batch(&open.id).await.unwrap();
+    assert_eq!(read, Some(complete.clone()));
+    let listed = stores
+        .collections
+        .list_batches(Some(&creditor_id), None, 500)
+        .await
+        .unwrap();
+    assert_eq!(listed.items, [complete]);
+}
+
+/// Two runs finishing one batch: the update from a revision that is no longer stored fails its
+/// condition and leaves the stored batch as it was; so does an update of an unknown batch.
+pub async fn a_batch_update_at_a_stale_revision_fails_and_changes_nothing(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let open = open_batch(&creditor_id, 1);
+    stores
+        .transactions
+        .commit(&[Write::InsertBatch(open.clone())])
+        .await
+        .unwrap();
+    let mut first = open.clone();
+    first.number_of_transactions = 2;
+    first.revision = 2;
+    stores
+        .transactions
+        .commit(&[Write::UpdateBatch(first.clone())])
+        .await
+        .unwrap();
+
+    let mut stale = open.clone();
+    stale.status = BatchStatus::Sealed;
+    stale.revision = 2;
+    let result = stores
+        .transactions
+        .commit(&[Write::UpdateBatch(stale)])
+        .await;
+    let mut unknown = open_batch(&creditor_id, 2);
+    unknown.revision = 2;
+    let unknown_result = stores
+        .transactions
+        .commit(&[Write::UpdateBatch(unknown.clone())])
+        .await;
+
+    assert_condition_failed(result, "an update from a stale revision");
+    assert_condition_failed(unknown_result, "an update of an unknown batch");
+    assert_eq!(
+        stores.collections.get_batch(&open.id).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        stores.collections.get_batch(&unknown.id).await.unwrap(),
+        None
+    );
+}
+
+/// Step 1 of a batch: the record and the collections moved into it commit together; when one
+/// collection's version is stale, neither the batch nor any collection is written.
+pub async fn a_batch_opened_with_its_collections_commits_both_or_neither(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let mut scheduled: Vec<Collection> = (1..=3)
+        .map(|seq| {
+            let mut collection = batched_collection(&creditor_id, seq);
+            collection.status = CollectionStatus::Scheduled;
+            collection.batch_id = None;
+            collection.version = 1;
+            collection
+        })
+        .collect();
+    let inserts: Vec<Write> = scheduled
+        .iter()
+        .cloned()
+        .map(Write::InsertCollection)
+        .collect();
+    stores.transactions.commit(&inserts).await.unwrap();
+    let batch = open_batch(&creditor_id, 1);
+    let moved = |collection: &Collection, version: u64| {
+        let mut moved = collection.clone();
+        moved.status = CollectionStatus::Batched;
+        moved.batch_id = Some(batch.id.clone());
+        moved.version = version;
+        Write::UpdateCollection(moved)
+    };
+
+    let mut refused = vec![Write::InsertBatch(batch.clone())];
+    refused.extend(scheduled.iter().take(2).map(|c| moved(c, 2)));
+    refused.push(moved(&scheduled[2], 3));
+    let refused_result = stores.transactions.commit(&refused).await;
+    let mut opened = vec![Write::InsertBatch(batch.clone())];
+    opened.extend(scheduled.iter().map(|c| moved(c, 2)));
+    stores.transactions.commit(&opened).await.unwrap();
+
+    assert_condition_failed(refused_result, "a move of a collection at a stale version");
+    assert_eq!(
+        stores.collections.get_batch(&batch.id).await.unwrap(),
+        Some(batch.clone())
+    );
+    let of_batch = stores
+        .collections
+        .collections_of_batch(&batch.id, None, 500)
+        .await
+        .unwrap();
+    for collection in &mut scheduled {
+        collection.status = CollectionStatus::Batched;
+        collection.batch_id = Some(batch.id.clone());
+        collection.version = 2;
+    }
+    assert_eq!(of_batch.items, by_id(scheduled));
+    assert_eq!(of_batch.next, None);
+}
+
+/// Unfinished batches of many rounds, walked two at a time: each comes back once, in id order.
+pub async fn unfinished_batches_come_back_once_each_in_id_order_across_pages(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let mut batches: Vec<Batch> = (1..=5)
+        .map(|round| open_batch(&creditor_id, round))
+        .collect();
+    let inserts: Vec<Write> = batches.iter().cloned().map(Write::InsertBatch).collect();
+    stores.transactions.commit(&inserts).await.unwrap();
+    let mut done = batches.pop().unwrap();
+    done.status = BatchStatus::Complete;
+    done.revision = 2;
+    stores
+        .transactions
+        .commit(&[Write::UpdateBatch(done)])
+        .await
+        .unwrap();
+
+    let found = unfinished_of(stores, &creditor_id, 2).await;
+
+    batches.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(found, batches);
 }

@@ -8,6 +8,8 @@
 //!   own `chromedriver`) on a desktop or phone screen, with helpers to fill, tick, submit, read,
 //!   use the keyboard, check for sideways scrolling and save screenshots to `tests/artifacts/`;
 //!   self-tested by `tests/browser_harness.rs`.
+//! - [`batch_files`]: scheduled collections made to order, and the check that each ended up in
+//!   exactly one complete pain.008 file whose contents and totals match its batch.
 //! - [`bank_files`]: pain.002, camt.054 and camt.053 reports made to order about the
 //!   collections a test created.
 //! - [`conformance`]: the store conformance suite, one async check per behaviour every store
@@ -22,6 +24,7 @@
 
 pub mod app;
 pub mod bank_files;
+pub mod batch_files;
 pub mod bench;
 pub mod browser;
 pub mod conformance;

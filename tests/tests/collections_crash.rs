@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use tranche_domain::collection::BatchStatus;
 use tranche_domain::error::StoreError;
 use tranche_domain::pain008::Pain008Version;
 use tranche_domain::ports::{FileStore, Ports, TransactionalStore, Write};
@@ -61,8 +62,8 @@ impl FileStore for FailingFiles {
     }
 }
 
-/// A store whose commits that write a batch die after the file is stored: the file exists,
-/// the transaction that records it does not.
+/// A store whose commits that complete a batch die after the file is stored: the file exists,
+/// the batch is still sealed.
 struct FailingBatchCommits {
     inner: Arc<dyn TransactionalStore>,
     failures_left: AtomicU32,
@@ -71,7 +72,9 @@ struct FailingBatchCommits {
 #[async_trait]
 impl TransactionalStore for FailingBatchCommits {
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let writes_batch = writes.iter().any(|w| matches!(w, Write::InsertBatch(_)));
+        let writes_batch = writes.iter().any(
+            |w| matches!(w, Write::UpdateBatch(batch) if batch.status == BatchStatus::Complete),
+        );
         if writes_batch && self.failures_left.load(Ordering::SeqCst) > 0 {
             self.failures_left.fetch_sub(1, Ordering::SeqCst);
             return Err(StoreError::Unavailable(

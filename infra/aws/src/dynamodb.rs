@@ -18,7 +18,7 @@
 //! | `tranche-plans` | plan id | | `by_creditor`: `creditor_id` / `pk`; `by_creditor_status`: `creditor_status` (`<creditor>#<status>`) / `pk`; `by_status`: `status` / `pk`; `all`: `entity` (`plan`) / `pk`; `due`: `due_shard` / `due_key` (all keys only) |
 //! | `tranche-mandates` | mandate id | | `expiring`: `expiry_shard` / `expiry_key` (keys only) |
 //! | `tranche-collections` | collection id | | `by_end_to_end_id`: `end_to_end_id`; `by_batch`: `batch_id` / `pk`; `by_creditor`: `creditor_id` / `pk`; `by_status`: `status` / `pk`; `by_date`: `collection_date` / `pk`; `all`: `entity` / `pk`; `to_batch`: `batch_shard` / `pk`; `unsettled`: `unsettled_shard` / `unsettled_key` (all keys only) |
-//! | `tranche-batches` | batch id | | `by_creditor`: `creditor_id` / `pk`; `all`: `entity` / `pk`; `rounds`: `batch_key` (`<creditor>#<scheme>#<date>`) / `round` (number) (all keys only) |
+//! | `tranche-batches` | batch id | | `by_creditor`: `creditor_id` / `pk`; `all`: `entity` / `pk`; `rounds`: `batch_key` (`<creditor>#<scheme>#<date>`) / `round` (number); `unfinished`: `unfinished` (`batch`, only while the batch is open or sealed) / `pk` (all keys only) |
 //! | `tranche-tasks` | task id | | `by_status`: `status` / `pk`; `all`: `entity` / `pk` (keys only) |
 //! | `tranche-events` | aggregate id | `sk` (number): the event's `seq` | `feed`: `feed_bucket` / `position` (number) (all attributes) |
 //! | `tranche-keys` | `token#<hash>`, `self-service#<hash>`, `idempotency#<key>`, `api-key#<hash>`, and the uniqueness guards `mandate-reference#<creditor>#<reference>`, `mandate-download#<hash>`, `batch-slot#<creditor>#<scheme>#<date>#<round>#<part>` | | |
@@ -95,7 +95,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tranche_domain::collection::{Batch, Collection, CollectionStatus, Task, TaskStatus};
+use tranche_domain::collection::{
+    Batch, BatchStatus, Collection, CollectionStatus, Task, TaskStatus,
+};
 use tranche_domain::creditor::{Creditor, CreditorId};
 use tranche_domain::daily::expiry_date;
 use tranche_domain::error::StoreError;
@@ -643,7 +645,13 @@ impl DynamoStore {
         item.insert("creditor_id".into(), s(batch.creditor_id.as_str()));
         item.insert("batch_key".into(), s(batch_key(batch)));
         item.insert("round".into(), n(batch.round));
+        item.insert("version".into(), n(batch.revision));
         item.insert("body".into(), s(to_json("the batch", batch)?));
+        if batch.status != BatchStatus::Complete {
+            // One partition for every unfinished batch: a sparse index that holds only the
+            // few batches being written at the moment (or left by a crash).
+            item.insert("unfinished".into(), s("batch"));
+        }
         Ok(item)
     }
 
@@ -939,6 +947,15 @@ impl DynamoStore {
                     ),
                 )?,
             ],
+            Write::UpdateBatch(batch) => {
+                let expected = expected_version("batch", &batch.id, batch.revision)?;
+                vec![self.replace_at_version(
+                    &tables.batches,
+                    self.batch_item(batch)?,
+                    expected,
+                    format!("batch {}", batch.id),
+                )?]
+            }
         })
     }
 
@@ -2134,6 +2151,28 @@ impl CollectionStore for DynamoStore {
         .await
     }
 
+    async fn unfinished_batches(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Batch>, StoreError> {
+        self.id_ordered_page(
+            IndexQuery {
+                table: &self.tables.batches,
+                index: "unfinished",
+                partition_attribute: "unfinished",
+                partition_value: "batch".to_owned(),
+                sort_attribute: "pk",
+                sort_below: None,
+            },
+            "batch",
+            after,
+            limit,
+            |batch: &Batch| batch.status != BatchStatus::Complete,
+        )
+        .await
+    }
+
     async fn batch_rounds(
         &self,
         creditor_id: &CreditorId,
@@ -2426,6 +2465,7 @@ fn table_specs(tables: &Tables) -> Vec<(String, bool, Vec<IndexSpec>)> {
                     sort: Some(("round", ScalarAttributeType::N)),
                     all_attributes: false,
                 },
+                keys_only("unfinished", "unfinished", Some("pk")),
             ],
         ),
         (

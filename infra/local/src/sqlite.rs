@@ -194,6 +194,13 @@ CREATE TABLE self_service_tokens (
     body       TEXT NOT NULL
 ) STRICT;
 "#,
+    r#"
+-- Batches are written in steps: a batch is open or sealed until its file is stored, and its
+-- record is updated conditionally on its revision. Earlier batches are complete.
+ALTER TABLE batches ADD COLUMN status TEXT NOT NULL DEFAULT 'complete';
+ALTER TABLE batches ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX batches_unfinished ON batches (id) WHERE status <> 'complete';
+"#,
 ];
 
 /// The store ports on one SQLite connection.
@@ -885,8 +892,8 @@ mod rows {
         let id = &batch.id;
         connection
             .execute_cached(
-                "INSERT INTO batches (id, creditor_id, scheme, collection_date, round, part, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO batches (id, creditor_id, scheme, collection_date, round, part, body,
+                 status, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     id,
                     batch.creditor_id.as_str(),
@@ -894,7 +901,9 @@ mod rows {
                     batch.collection_date.to_string(),
                     batch.round,
                     batch.part,
-                    to_json("the batch", batch)?
+                    to_json("the batch", batch)?,
+                    batch.status.as_str(),
+                    version_column(batch.revision)?
                 ],
             )
             .map_err(|e| {
@@ -905,6 +914,36 @@ mod rows {
                 )
             })?;
         Ok(())
+    }
+
+    pub fn update_batch(connection: &Connection, batch: &Batch) -> Result<(), StoreError> {
+        let id = &batch.id;
+        let Some(expected) = batch.revision.checked_sub(1) else {
+            return Err(StoreError::ConditionFailed(format!(
+                "batch {id} has revision 0; an update must carry the stored revision plus one"
+            )));
+        };
+        let changed = connection
+            .execute_cached(
+                "UPDATE batches SET body = ?1, status = ?2, revision = ?3
+                 WHERE id = ?4 AND revision = ?5",
+                params![
+                    to_json("the batch", batch)?,
+                    batch.status.as_str(),
+                    version_column(batch.revision)?,
+                    id,
+                    version_column(expected)?
+                ],
+            )
+            .map_err(|e| sqlite_error(&format!("updating batch {id}"), e))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::ConditionFailed(format!(
+                "batch {id} is not at revision {expected}: it was changed meanwhile, or does \
+                 not exist"
+            )))
+        }
     }
 
     pub fn apply(connection: &Connection, write: &Write) -> Result<(), StoreError> {
@@ -921,6 +960,7 @@ mod rows {
             Write::InsertCollection(collection) => insert_collection(connection, collection),
             Write::UpdateCollection(collection) => update_collection(connection, collection),
             Write::InsertBatch(batch) => insert_batch(connection, batch),
+            Write::UpdateBatch(batch) => update_batch(connection, batch),
         }
     }
 }
@@ -1294,6 +1334,21 @@ impl CollectionStore for SqliteStore {
             sql.push_str(&format!(" AND creditor_id = ?{}", values.len()));
         }
         let sql = with_cursor(sql, &mut values, after);
+        self.run(move |connection| page_of(connection, "batches", &sql, values, limit))
+            .await
+    }
+
+    async fn unfinished_batches(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Batch>, StoreError> {
+        let mut values: Vec<Value> = Vec::new();
+        let sql = with_cursor(
+            "SELECT id, body FROM batches WHERE status <> 'complete'".to_owned(),
+            &mut values,
+            after,
+        );
         self.run(move |connection| page_of(connection, "batches", &sql, values, limit))
             .await
     }
