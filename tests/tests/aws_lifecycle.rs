@@ -269,6 +269,31 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         during.read_units(),
         during
     );
+
+    // What the plan's life leaves stored, which on-demand storage and backups are billed on.
+    let sizes = store.stored_size().await.unwrap();
+    let tables: Vec<String> = sizes
+        .iter()
+        .filter(|size| size.items > 0)
+        .map(|size| {
+            format!(
+                "{} {} items {} B + {} index entries {} B",
+                size.table, size.items, size.item_bytes, size.index_entries, size.index_bytes
+            )
+        })
+        .collect();
+    let total: u64 = sizes.iter().map(|s| s.item_bytes + s.index_bytes).sum();
+    assert!(
+        sizes
+            .iter()
+            .any(|s| s.table == store.tables().plans && s.items == 1),
+        "the plan is stored: {sizes:?}"
+    );
+    println!(
+        "figure: DynamoDB storage after the plan's life (with its creditor and API key): {total} \
+         bytes billed; {}",
+        tables.join("; ")
+    );
     assert!(
         per_instalment <= 5.0,
         "at most 5 DynamoDB write requests per collected instalment: {per_instalment:.2}"

@@ -317,6 +317,18 @@ impl RequestCounts {
     }
 }
 
+/// What one table holds, as [`DynamoStore::stored_size`] measures it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredSize {
+    pub table: String,
+    pub items: u64,
+    /// The items' billed size: their attributes plus 100 bytes each.
+    pub item_bytes: u64,
+    pub index_entries: u64,
+    /// The index entries' billed size: their keys (or whole items) plus 100 bytes each.
+    pub index_bytes: u64,
+}
+
 /// Every store port on DynamoDB. Cloning is cheap and shares the client and the counters.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -526,6 +538,61 @@ impl DynamoStore {
     /// The requests sent so far, by kind.
     pub fn request_counts(&self) -> &RequestCounts {
         &self.counts
+    }
+
+    /// What every table holds and the storage DynamoDB bills for it, table by table: each item
+    /// at its size plus 100 bytes, and each index entry at its keys (the index's and the
+    /// table's, or the whole item for an index projecting every attribute) plus 100 bytes.
+    ///
+    /// It scans every table: for measuring (the cost figures of the README) and for an operator
+    /// sizing a deployment, never on a request or daily path.
+    pub async fn stored_size(&self) -> Result<Vec<StoredSize>, StoreError> {
+        let mut sizes = Vec::new();
+        for (table, has_sort_key, indexes) in table_specs(&self.tables) {
+            let mut size = StoredSize {
+                table: table.clone(),
+                ..StoredSize::default()
+            };
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .scan()
+                    .table_name(&table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(&format!("scanning table {table}"), e))?;
+                for item in page.items() {
+                    let bytes = item_size(item);
+                    size.items += 1;
+                    size.item_bytes += bytes + 100;
+                    let attribute = |name: &str| {
+                        item.get(name)
+                            .map_or(0, |value| name.len() as u64 + value_size(value))
+                    };
+                    let table_key =
+                        attribute("pk") + if has_sort_key { attribute("sk") } else { 0 };
+                    for index in indexes.iter().filter(|i| item.contains_key(i.partition)) {
+                        size.index_entries += 1;
+                        size.index_bytes += 100
+                            + if index.all_attributes {
+                                bytes
+                            } else {
+                                table_key
+                                    + attribute(index.partition)
+                                    + index.sort.as_ref().map_or(0, |(sort, _)| attribute(sort))
+                            };
+                    }
+                }
+                start = page.last_evaluated_key().cloned();
+                if start.is_none() {
+                    break;
+                }
+            }
+            sizes.push(size);
+        }
+        Ok(sizes)
     }
 
     /// What writing one item costs: its table's write units (not yet doubled for a

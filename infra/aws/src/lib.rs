@@ -28,7 +28,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls;
 use tranche_domain::ports::{Clock, DocumentRenderer, Ports, SystemClock};
 
-pub use dynamodb::{DynamoStore, RequestCounts, RequestCountsSnapshot, Tables, provision};
+pub use dynamodb::{
+    DynamoStore, RequestCounts, RequestCountsSnapshot, StoredSize, Tables, provision,
+};
 pub use s3::S3FileStore;
 pub use ses::SesMailer;
 pub use sqs::BatchRequestQueue;
