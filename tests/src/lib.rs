@@ -15,6 +15,8 @@
 //! - [`conformance`]: the store conformance suite, one async check per behaviour every store
 //!   adapter must show, and the [`store_conformance_tests!`] macro that runs them all against an
 //!   adapter.
+//! - [`faults`]: crashes injected into the store's commits and the file store's writes, before a
+//!   step or after it with its answer lost, for the exactly-once tests.
 //! - [`moto`]: the moto server `scripts/test.sh` starts, and a private set of AWS resources on it
 //!   per test (tables, bucket, queue, sender) with the `tranche-aws` adapters.
 //! - [`fixtures`]: test data (a creditor, plans, signing tokens) loaded from
@@ -28,6 +30,7 @@ pub mod batch_files;
 pub mod bench;
 pub mod browser;
 pub mod conformance;
+pub mod faults;
 pub mod fixtures;
 pub mod moto;
 pub mod xsd;

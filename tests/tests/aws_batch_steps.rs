@@ -2,19 +2,17 @@
 //! transaction is written in steps that each fit one, also when a run dies half-way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use tranche_domain::batches::{BatchOutcome, generate_batches};
 use tranche_domain::collection::BatchRequest;
 use tranche_domain::creditor::{CreditorId, DEFAULT_MAX_TRANSACTIONS_PER_FILE};
-use tranche_domain::error::StoreError;
 use tranche_domain::plan::Scheme;
-use tranche_domain::ports::{Ports, TransactionalStore, Write};
+use tranche_domain::ports::Ports;
 use tranche_tests::batch_files::{
     assert_each_collection_in_one_complete_file, insert_collections, scheduled_collections,
 };
+use tranche_tests::faults::{Crash, FaultyTransactions, Steps};
 use tranche_tests::fixtures::{creditor, unique_creditor_id};
 use tranche_tests::moto::MotoAccount;
 
@@ -92,27 +90,6 @@ async fn a_file_of_250_collections_is_written_through_dynamodb_in_transactions_o
     );
 }
 
-/// The DynamoDB store, dying at its `fail_at`th commit.
-struct FailingNthCommit {
-    inner: Arc<dyn TransactionalStore>,
-    commits: AtomicU32,
-    fail_at: u32,
-}
-
-#[async_trait]
-impl TransactionalStore for FailingNthCommit {
-    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        if self.commits.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
-            return Err(StoreError::Unavailable("injected crash".into()));
-        }
-        self.inner.commit(writes).await
-    }
-
-    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
-        self.inner.fits_in_one_commit(writes)
-    }
-}
-
 #[tokio::test]
 async fn a_run_that_dies_between_two_transactions_of_a_file_is_finished_by_the_next_on_dynamodb() {
     let Some(account) = MotoAccount::new("a_run_that_dies_between_two_transactions").await else {
@@ -121,10 +98,10 @@ async fn a_run_that_dies_between_two_transactions_of_a_file_is_finished_by_the_n
     let ports = ports_of(&account);
     let (creditor_id, collections) = given_scheduled(&ports, 250).await;
     let mut failing = ports.clone();
-    failing.transactions = Arc::new(FailingNthCommit {
+    failing.transactions = Arc::new(FaultyTransactions {
         inner: ports.transactions.clone(),
-        commits: AtomicU32::new(0),
-        fail_at: 2,
+        steps: Steps::new(2, Crash::Before),
+        max_writes: None,
     });
 
     let crashed = generate_batches(&failing, &request(&creditor_id)).await;

@@ -5,22 +5,20 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use reqwest::Method;
 use tranche_domain::batches::{BatchOutcome, generate_batches};
 use tranche_domain::collection::{BatchRequest, Collection};
 use tranche_domain::creditor::CreditorId;
-use tranche_domain::error::StoreError;
 use tranche_domain::plan::Scheme;
-use tranche_domain::ports::{FileStore, Ports, TransactionalStore, Write};
+use tranche_domain::ports::Ports;
 use tranche_local::host;
 use tranche_tests::app::TestApp;
 use tranche_tests::batch_files::{
     assert_each_collection_in_one_complete_file, insert_collections, scheduled_collections,
 };
+use tranche_tests::faults::{Crash, Steps};
 use tranche_tests::fixtures::creditor;
 
 /// A Monday, a TARGET day.
@@ -35,133 +33,9 @@ const MAX_PER_FILE: u32 = 100;
 /// collections needs ten commits.
 const WRITES_PER_COMMIT: usize = 12;
 
-/// Whether an injected crash comes before a step is done, or after it with the answer lost.
-#[derive(Debug, Clone, Copy)]
-enum Crash {
-    Before,
-    After,
-}
-
-/// Numbers the steps of a run (commits and stored files alike) and fails step `fail_at`.
-struct Steps {
-    taken: AtomicU32,
-    fail_at: u32,
-    crash: Crash,
-}
-
-impl Steps {
-    fn new(fail_at: u32, crash: Crash) -> Arc<Steps> {
-        Arc::new(Steps {
-            taken: AtomicU32::new(0),
-            fail_at,
-            crash,
-        })
-    }
-
-    /// Counts a step; answers whether it is the one to fail.
-    fn fails(&self) -> bool {
-        self.taken.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
-    }
-
-    fn taken(&self) -> u32 {
-        self.taken.load(Ordering::SeqCst)
-    }
-}
-
-fn crashed(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("injected crash {what}"))
-}
-
-/// A store whose transactions take at most [`WRITES_PER_COMMIT`] writes (a larger commit is a
-/// test failure) and which fails one numbered step.
-struct FaultyTransactions {
-    inner: Arc<dyn TransactionalStore>,
-    steps: Arc<Steps>,
-}
-
-#[async_trait]
-impl TransactionalStore for FaultyTransactions {
-    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        assert!(
-            self.fits_in_one_commit(writes),
-            "a commit of {} writes, more than the store takes",
-            writes.len()
-        );
-        if !self.steps.fails() {
-            return self.inner.commit(writes).await;
-        }
-        match self.steps.crash {
-            Crash::Before => Err(crashed("before a commit")),
-            Crash::After => {
-                self.inner.commit(writes).await?;
-                Err(crashed("after a commit, before its answer"))
-            }
-        }
-    }
-
-    fn fits_in_one_commit(&self, writes: &[Write]) -> bool {
-        writes.len() <= WRITES_PER_COMMIT
-    }
-}
-
-/// A file store whose stored files count as steps too.
-struct FaultyFiles {
-    inner: Arc<dyn FileStore>,
-    steps: Arc<Steps>,
-}
-
-#[async_trait]
-impl FileStore for FaultyFiles {
-    async fn put_file(
-        &self,
-        key: &str,
-        content_type: &str,
-        bytes: &[u8],
-    ) -> Result<(), StoreError> {
-        self.inner.put_file(key, content_type, bytes).await
-    }
-
-    async fn put_file_from_path(
-        &self,
-        key: &str,
-        content_type: &str,
-        path: &Path,
-    ) -> Result<(), StoreError> {
-        if !self.steps.fails() {
-            return self.inner.put_file_from_path(key, content_type, path).await;
-        }
-        match self.steps.crash {
-            Crash::Before => Err(crashed("before a file was stored")),
-            Crash::After => {
-                self.inner
-                    .put_file_from_path(key, content_type, path)
-                    .await?;
-                Err(crashed("after a file was stored, before its answer"))
-            }
-        }
-    }
-
-    async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_file(key).await
-    }
-
-    async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list_files(prefix).await
-    }
-}
-
-/// `ports` with bounded transactions, failing step `steps.fail_at`.
+/// `ports` with commits of at most [`WRITES_PER_COMMIT`] writes, failing step `steps.fail_at`.
 fn faulty(ports: &Ports, steps: &Arc<Steps>) -> Ports {
-    let mut faulty = ports.clone();
-    faulty.transactions = Arc::new(FaultyTransactions {
-        inner: ports.transactions.clone(),
-        steps: steps.clone(),
-    });
-    faulty.files = Arc::new(FaultyFiles {
-        inner: ports.files.clone(),
-        steps: steps.clone(),
-    });
-    faulty
+    tranche_tests::faults::faulty(ports, steps, Some(WRITES_PER_COMMIT))
 }
 
 /// A fresh data folder with the creditor `acme` (at most [`MAX_PER_FILE`] per file) and

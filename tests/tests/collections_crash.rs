@@ -1,7 +1,6 @@
 //! Crashes injected between the daily job's writes: a run that dies half-way leaves nothing
 //! half-done, and the next run finishes the job without doing anything twice.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -10,56 +9,15 @@ use chrono::NaiveDate;
 use tranche_domain::collection::BatchStatus;
 use tranche_domain::error::StoreError;
 use tranche_domain::pain008::Pain008Version;
-use tranche_domain::ports::{FileStore, Ports, TransactionalStore, Write};
+use tranche_domain::ports::{Ports, TransactionalStore, Write};
 use tranche_domain::signing::Links;
 use tranche_local::host;
 use tranche_tests::app::{TestApp, plan_body};
+use tranche_tests::faults::{Crash, FaultyFiles, FaultyTransactions, Steps};
 use tranche_tests::xsd::validate_pain008;
 
 fn day(text: &str) -> NaiveDate {
     text.parse().expect("a date")
-}
-
-/// A file store that dies on its first `n` writes of a batch file, as a process killed after
-/// writing the temporary file but before storing it would.
-struct FailingFiles {
-    inner: Arc<dyn FileStore>,
-    failures_left: AtomicU32,
-}
-
-#[async_trait]
-impl FileStore for FailingFiles {
-    async fn put_file(
-        &self,
-        key: &str,
-        content_type: &str,
-        bytes: &[u8],
-    ) -> Result<(), StoreError> {
-        self.inner.put_file(key, content_type, bytes).await
-    }
-
-    async fn put_file_from_path(
-        &self,
-        key: &str,
-        content_type: &str,
-        path: &Path,
-    ) -> Result<(), StoreError> {
-        if self.failures_left.load(Ordering::SeqCst) > 0 {
-            self.failures_left.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable(
-                "injected crash before the file was stored".into(),
-            ));
-        }
-        self.inner.put_file_from_path(key, content_type, path).await
-    }
-
-    async fn get_file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_file(key).await
-    }
-
-    async fn list_files(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list_files(prefix).await
-    }
 }
 
 /// A store whose commits that complete a batch die after the file is stored: the file exists,
@@ -128,9 +86,10 @@ async fn a_crash_before_the_file_is_stored_is_finished_by_the_next_run() {
     app.given_signed_plan(&plan_body()).await;
     app.given_signed_plan(&plan_body()).await;
     let mut ports = ports_for(&app, day("2027-01-29"));
-    ports.files = Arc::new(FailingFiles {
+    // A process killed after writing the temporary file, before storing it.
+    ports.files = Arc::new(FaultyFiles {
         inner: ports.files.clone(),
-        failures_left: AtomicU32::new(1),
+        steps: Steps::new(1, Crash::Before),
     });
 
     let crashed = tranche_domain::daily::run_daily(&ports, &links()).await;
@@ -190,26 +149,6 @@ async fn two_runs_of_the_same_day_at_once_collect_and_batch_once() {
     assert_one_valid_batch_per_collection(&app, 1).await;
 }
 
-/// A store whose `n`th commit (counting from 1) dies, as a process killed in the middle of a
-/// bank file would.
-struct FailingNthCommit {
-    inner: Arc<dyn TransactionalStore>,
-    commits: AtomicU32,
-    fail_at: u32,
-}
-
-#[async_trait]
-impl TransactionalStore for FailingNthCommit {
-    async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        if self.commits.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
-            return Err(StoreError::Unavailable(
-                "injected crash in the middle of a file".into(),
-            ));
-        }
-        self.inner.commit(writes).await
-    }
-}
-
 #[tokio::test]
 async fn a_crash_in_the_middle_of_a_bank_file_is_finished_by_the_retry_without_applying_twice() {
     use tranche_tests::bank_files::{Reported, pain002_rejects};
@@ -235,10 +174,11 @@ async fn a_crash_in_the_middle_of_a_bank_file_is_finished_by_the_retry_without_a
         .collect();
     let file = pain002_rejects("PSR-CRASH", &message_id, &rejected);
     let mut ports = ports_for(&app, day("2027-02-02"));
-    ports.transactions = Arc::new(FailingNthCommit {
+    // A process killed in the middle of the bank file, at its second commit.
+    ports.transactions = Arc::new(FaultyTransactions {
         inner: ports.transactions.clone(),
-        commits: AtomicU32::new(0),
-        fail_at: 2,
+        steps: Steps::new(2, Crash::Before),
+        max_writes: None,
     });
 
     let crashed =
