@@ -408,7 +408,7 @@ struct PlanWork {
 
 /// How many plans' writes go into one transaction: one commit (and one disk sync) per group
 /// instead of per plan.
-const GROUP: usize = 250;
+const GROUP: usize = 1000;
 
 /// Counts committed works in the report, notes the batches they touched and opens their tasks.
 async fn finish_works(
