@@ -530,25 +530,25 @@ impl PlanStore for SqliteStore {
 
     async fn insert_self_service_token(&self, token: &SelfServiceToken) -> Result<(), StoreError> {
         let token = token.clone();
+        self.run(move |connection| rows::insert_self_service_token(connection, &token))
+            .await
+    }
+
+    /// All of them in one transaction, so one disk sync: none is stored when one fails.
+    async fn insert_self_service_tokens(
+        &self,
+        tokens: &[SelfServiceToken],
+    ) -> Result<(), StoreError> {
+        let tokens = tokens.to_vec();
         self.run(move |connection| {
-            let plan_id = &token.plan_id.0;
-            connection
-                .execute(
-                    "INSERT INTO self_service_tokens (token_hash, plan_id, body) VALUES (?1, ?2, ?3)",
-                    params![
-                        token.token_hash,
-                        plan_id,
-                        to_json("the self-service token", &token)?
-                    ],
-                )
-                .map_err(|e| {
-                    rows::conflict(
-                        e,
-                        &format!("inserting a self-service token of plan {plan_id}"),
-                        format!("the self-service token hash for plan {plan_id} exists already"),
-                    )
-                })?;
-            Ok(())
+            let context = |e| sqlite_error("storing self-service tokens", e);
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(context)?;
+            for token in &tokens {
+                rows::insert_self_service_token(&transaction, token)?;
+            }
+            transaction.commit().map_err(context)
         })
         .await
     }
@@ -613,6 +613,30 @@ mod rows {
         } else {
             sqlite_error(context, e)
         }
+    }
+
+    pub fn insert_self_service_token(
+        connection: &Connection,
+        token: &SelfServiceToken,
+    ) -> Result<(), StoreError> {
+        let plan_id = &token.plan_id.0;
+        connection
+            .execute_cached(
+                "INSERT INTO self_service_tokens (token_hash, plan_id, body) VALUES (?1, ?2, ?3)",
+                params![
+                    token.token_hash,
+                    plan_id,
+                    to_json("the self-service token", token)?
+                ],
+            )
+            .map_err(|e| {
+                conflict(
+                    e,
+                    &format!("inserting a self-service token of plan {plan_id}"),
+                    format!("the self-service token hash for plan {plan_id} exists already"),
+                )
+            })?;
+        Ok(())
     }
 
     pub fn insert_plan(connection: &Connection, plan: &Plan) -> Result<(), StoreError> {
