@@ -111,7 +111,10 @@ pub async fn link_lines(ports: &Ports, links: &Links, plans: &[(PlanId, Language
         .map(|((_, language), url)| {
             format!(
                 "\n\n{}",
-                fill(plan_texts(*language).mail_self_service_line, &[("link", &url)])
+                fill(
+                    plan_texts(*language).mail_self_service_line,
+                    &[("link", &url)]
+                )
             )
         })
         .collect()
