@@ -454,6 +454,10 @@ impl group_commit::Unit for PlanWork {
     fn writes(&self) -> &[Write] {
         &self.writes
     }
+
+    fn writes_mut(&mut self) -> &mut Vec<Write> {
+        &mut self.writes
+    }
 }
 
 /// A plan in dunning whose time has run out becomes `defaulted`, and the creditor is told.

@@ -385,6 +385,10 @@ impl Unit for Change<'_> {
     fn writes(&self) -> &[Write] {
         &self.writes
     }
+
+    fn writes_mut(&mut self) -> &mut Vec<Write> {
+        &mut self.writes
+    }
 }
 
 /// What an item means for one collection.
