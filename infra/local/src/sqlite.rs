@@ -213,7 +213,8 @@ CREATE INDEX batches_unfinished ON batches (id) WHERE status <> 'complete';
 /// The store ports on one SQLite connection.
 ///
 /// Every call runs on Tokio's blocking pool (`spawn_blocking`) and takes the connection's mutex
-/// there. Most statements take microseconds, but a file shared with another process can make one
+/// there; a commit on the multi-threaded runtime blocks in place instead (`block_in_place`,
+/// which frees the worker's other tasks the same way), so its writes need not be copied. Most statements take microseconds, but a file shared with another process can make one
 /// wait up to the busy timeout for that process's write lock, and an `fsync` on commit can take
 /// milliseconds: neither should stall a runtime worker thread that serves HTTP requests. One
 /// connection behind a mutex serialises this process's statements, which is more than fast
@@ -1042,21 +1043,44 @@ mod rows {
 #[async_trait]
 impl TransactionalStore for SqliteStore {
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        if blocking_in_place_is_allowed() {
+            // The writes are borrowed, not copied: a daily job's group holds hundreds of plans
+            // and mandates, and copying them cost more than a good part of their commit.
+            return tokio::task::block_in_place(|| {
+                let mut connection = self
+                    .connection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                commit_writes(&mut connection, writes)
+            });
+        }
         let writes = writes.to_vec();
-        self.run(move |connection| {
-            let context = |e| sqlite_error("committing a transaction", e);
-            let transaction = connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(context)?;
-            for write in &writes {
-                // On an error the transaction is dropped unfinished, which rolls back every
-                // write before it.
-                rows::apply(&transaction, write)?;
-            }
-            transaction.commit().map_err(context)
-        })
-        .await
+        self.run(move |connection| commit_writes(connection, &writes))
+            .await
     }
+}
+
+/// Whether this thread may block in place ([`tokio::task::block_in_place`]): on the
+/// multi-threaded runtime, whose worker then hands its other tasks to the rest of the pool, as
+/// [`SqliteStore::run`]'s hop to the blocking pool would leave them free. Not on the
+/// current-thread runtime (the tests'), which has no other thread to hand them to.
+fn blocking_in_place_is_allowed() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Applies `writes` in one immediate transaction: all of them, or none.
+fn commit_writes(connection: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
+    let context = |e| sqlite_error("committing a transaction", e);
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(context)?;
+    for write in writes {
+        // On an error the transaction is dropped unfinished, which rolls back every write
+        // before it.
+        rows::apply(&transaction, write)?;
+    }
+    transaction.commit().map_err(context)
 }
 
 #[async_trait]
@@ -1663,6 +1687,32 @@ impl ApiKeyStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_on_the_multi_threaded_runtime_blocks_in_place_and_keeps_its_conditions() {
+        let store = SqliteStore::in_memory().unwrap();
+        let event = Event::after(
+            None,
+            "pln_in_place",
+            "plan.created",
+            Utc::now(),
+            "test",
+            serde_json::json!({}),
+        );
+
+        assert!(blocking_in_place_is_allowed());
+        store
+            .commit(&[Write::AppendEvent(event.clone())])
+            .await
+            .unwrap();
+        let again = store.commit(&[Write::AppendEvent(event)]).await;
+
+        assert!(
+            matches!(again, Err(StoreError::ConditionFailed(_))),
+            "{again:?}"
+        );
+        assert_eq!(store.list_events("pln_in_place").await.unwrap().len(), 1);
+    }
 
     #[test]
     fn a_new_file_gets_the_current_schema_version_in_wal_mode() {
