@@ -384,6 +384,39 @@ mod tests {
         (folder, store)
     }
 
+    #[test]
+    fn files_written_at_once_sharing_folder_flushes_are_each_complete_and_leave_no_temporary() {
+        let folder = tempfile::tempdir().unwrap();
+        let outbox = folder.path().join("outbox");
+        let syncs = FolderSyncs::default();
+
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let (outbox, syncs) = (&outbox, &syncs);
+                scope.spawn(move || {
+                    for n in 0..25 {
+                        let path = outbox.join(format!("{writer}-{n}.eml"));
+                        let text = format!("e-mail {n} of writer {writer}");
+                        write_atomically_sharing_sync(&path, text.as_bytes(), syncs).unwrap();
+                    }
+                });
+            }
+        });
+
+        let mut names: Vec<String> = fs::read_dir(&outbox)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 200, "{names:?}");
+        assert!(names.iter().all(|name| !name.starts_with('.')), "{names:?}");
+        let text = fs::read_to_string(outbox.join("7-24.eml")).unwrap();
+        assert_eq!(text, "e-mail 24 of writer 7");
+        let counts = *syncs.counts.lock().unwrap();
+        assert_eq!(counts.0, 200, "every rename counted");
+        assert_eq!(counts.1, 200, "every rename flushed");
+    }
+
     #[tokio::test]
     async fn a_file_reads_back_as_written_and_a_second_write_replaces_it() {
         let (_folder, store) = store();
