@@ -2249,7 +2249,7 @@ pub async fn an_open_batch_is_unfinished_until_an_update_at_its_next_revision_co
         .unwrap();
     assert_eq!(
         unfinished_of(stores, &creditor_id, 500).await,
-        [open.clone()]
+        std::slice::from_ref(&open)
     );
 
     let mut sealed = open.clone();
