@@ -239,32 +239,6 @@ async fn run(
         }
     }
 
-    // Collections still waiting for their file (a refused batch on an earlier run) are
-    // batched too.
-    let mut after: Option<String> = None;
-    loop {
-        let page = ports
-            .collections
-            .list_collections(&CollectionQuery {
-                status: Some(CollectionStatus::Scheduled),
-                after: after.clone(),
-                limit: PAGE,
-                ..CollectionQuery::default()
-            })
-            .await?;
-        for collection in &page.items {
-            touched.insert((
-                collection.creditor_id.to_string(),
-                scheme_code(collection.scheme).to_owned(),
-                collection.collection_date,
-            ));
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-
     // Batches a crashed or failed run left unfinished are finished by their request, even
     // when none of their collections is still scheduled.
     let mut after: Option<String> = None;
@@ -285,18 +259,73 @@ async fn run(
             None => break,
         }
     }
+    hand_over_batches(ports, requests, &touched, &mut creditors, &mut report).await?;
 
-    for (creditor_id, scheme, date) in touched {
+    // Collections still waiting for their file (a refused batch on an earlier run) are
+    // batched too. Listed after this run's files are written, so the list holds only those
+    // (when the files are written here) instead of every collection this run created.
+    let mut waiting: BTreeSet<(String, String, NaiveDate)> = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ports
+            .collections
+            .list_collections(&CollectionQuery {
+                status: Some(CollectionStatus::Scheduled),
+                after: after.clone(),
+                limit: PAGE,
+                ..CollectionQuery::default()
+            })
+            .await?;
+        for collection in &page.items {
+            let key = (
+                collection.creditor_id.to_string(),
+                scheme_code(collection.scheme).to_owned(),
+                collection.collection_date,
+            );
+            if !touched.contains(&key) {
+                waiting.insert(key);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    hand_over_batches(ports, requests, &waiting, &mut creditors, &mut report).await?;
+
+    expire_mandates(ports, links, day, &mut creditors, &mut report).await?;
+    info!(
+        day = %day,
+        notices = report.notices_sent,
+        collections = report.collections_created,
+        settled = report.collections_settled,
+        batches = report.batches_written.len(),
+        batch_requests = report.batch_requests_sent,
+        "daily job done"
+    );
+    Ok(report)
+}
+
+/// Writes (or, with `requests`, asks for) the batch files of each creditor, scheme and date in
+/// `keys`.
+async fn hand_over_batches(
+    ports: &Ports,
+    requests: Option<&dyn BatchRequests>,
+    keys: &BTreeSet<(String, String, NaiveDate)>,
+    creditors: &mut CreditorCache,
+    report: &mut DailyReport,
+) -> Result<(), UseCaseError> {
+    for (creditor_id, scheme, date) in keys {
         let Some(creditor) = creditors
             .get(
                 ports,
-                &CreditorId::parse(&creditor_id).unwrap_or_else(|| unreachable_id(&creditor_id)),
+                &CreditorId::parse(creditor_id).unwrap_or_else(|| unreachable_id(creditor_id)),
             )
             .await?
         else {
             continue;
         };
-        let scheme = if scheme == "B2B" {
+        let scheme = if scheme.as_str() == "B2B" {
             crate::plan::Scheme::B2b
         } else {
             crate::plan::Scheme::Core
@@ -304,7 +333,7 @@ async fn run(
         let request = BatchRequest {
             creditor_id: creditor.id.clone(),
             scheme,
-            collection_date: date,
+            collection_date: *date,
         };
         if let Some(requests) = requests {
             requests.request_batch(&request).await?;
@@ -323,17 +352,7 @@ async fn run(
         }
     }
 
-    expire_mandates(ports, links, day, &mut creditors, &mut report).await?;
-    info!(
-        day = %day,
-        notices = report.notices_sent,
-        collections = report.collections_created,
-        settled = report.collections_settled,
-        batches = report.batches_written.len(),
-        batch_requests = report.batch_requests_sent,
-        "daily job done"
-    );
-    Ok(report)
+    Ok(())
 }
 
 fn unreachable_id(id: &str) -> CreditorId {
@@ -408,7 +427,7 @@ struct PlanWork {
 
 /// How many plans' writes go into one transaction: one commit (and one disk sync) per group
 /// instead of per plan.
-const GROUP: usize = 250;
+const GROUP: usize = 1000;
 
 /// Counts committed works in the report, notes the batches they touched and opens their tasks.
 async fn finish_works(
@@ -453,6 +472,10 @@ async fn commit_grouped(
 impl group_commit::Unit for PlanWork {
     fn writes(&self) -> &[Write] {
         &self.writes
+    }
+
+    fn writes_mut(&mut self) -> &mut Vec<Write> {
+        &mut self.writes
     }
 }
 

@@ -26,6 +26,10 @@ use crate::ports::{TransactionalStore, Write};
 pub trait Unit {
     /// The writes that must commit together, or not at all.
     fn writes(&self) -> &[Write];
+    /// The same writes, for a group to move them beside the other units' while it commits
+    /// (copying a plan's writes costs more than its commit's share of the transaction) and to
+    /// hand them back after.
+    fn writes_mut(&mut self) -> &mut Vec<Write>;
 }
 
 /// What became of the units of a group commit, each in the order given.
@@ -38,12 +42,15 @@ pub struct GroupOutcome<U> {
     pub refused: Vec<(U, String)>,
 }
 
-/// Units gathered for one commit, with their writes side by side, so that whether one more
-/// unit fits is asked of the store without copying the group's writes again.
+/// Units gathered for one commit, with their writes moved side by side, so that whether one
+/// more unit fits is asked of the store without copying the group's writes. Every unit gets its
+/// writes back when the group is committed.
 #[derive(Debug)]
 pub struct Group<U> {
     units: Vec<U>,
     writes: Vec<Write>,
+    /// Where each unit's writes end in `writes`.
+    ends: Vec<usize>,
 }
 
 impl<U> Default for Group<U> {
@@ -51,6 +58,7 @@ impl<U> Default for Group<U> {
         Group {
             units: Vec::new(),
             writes: Vec::new(),
+            ends: Vec::new(),
         }
     }
 }
@@ -67,14 +75,15 @@ impl<U: Unit> Group<U> {
     /// Adds `unit` when its writes and the group's fit in one commit of `store`, and hands it
     /// back when they do not: the caller commits the group first. An empty group takes any
     /// unit, so a unit too large alone is committed alone and gets the store's error.
-    pub fn push_if_fits(&mut self, store: &dyn TransactionalStore, unit: U) -> Result<(), U> {
+    pub fn push_if_fits(&mut self, store: &dyn TransactionalStore, mut unit: U) -> Result<(), U> {
         let before = self.writes.len();
-        self.writes.extend(unit.writes().iter().cloned());
+        self.writes.append(unit.writes_mut());
         if self.units.is_empty() || store.fits_in_one_commit(&self.writes) {
             self.units.push(unit);
+            self.ends.push(self.writes.len());
             Ok(())
         } else {
-            self.writes.truncate(before);
+            *unit.writes_mut() = self.writes.split_off(before);
             Err(unit)
         }
     }
@@ -83,8 +92,13 @@ impl<U: Unit> Group<U> {
     /// it back and the group was committed.
     pub fn start_with(&mut self, unit: U) {
         debug_assert!(self.is_empty(), "a group is started only when empty");
-        self.writes.extend(unit.writes().iter().cloned());
+        self.push(unit);
+    }
+
+    fn push(&mut self, mut unit: U) {
+        self.writes.append(unit.writes_mut());
         self.units.push(unit);
+        self.ends.push(self.writes.len());
     }
 
     /// Commits the group as [`commit_group`] does, and leaves it empty.
@@ -92,9 +106,65 @@ impl<U: Unit> Group<U> {
         &mut self,
         store: &dyn TransactionalStore,
     ) -> Result<GroupOutcome<U>, StoreError> {
-        let units = std::mem::take(&mut self.units);
-        let writes = std::mem::take(&mut self.writes);
-        commit_units(store, units, writes).await
+        let group = std::mem::take(self);
+        group.commit_units(store).await
+    }
+
+    /// Gives every unit its writes back.
+    fn into_units(self) -> Vec<U> {
+        let Group {
+            mut units,
+            mut writes,
+            ends,
+        } = self;
+        for index in (0..units.len()).rev() {
+            let start = if index == 0 { 0 } else { ends[index - 1] };
+            *units[index].writes_mut() = writes.split_off(start);
+        }
+        units
+    }
+
+    /// Commits the group in one transaction; when a condition fails, each unit on its own.
+    async fn commit_units(
+        self,
+        store: &dyn TransactionalStore,
+    ) -> Result<GroupOutcome<U>, StoreError> {
+        if self.writes.is_empty() {
+            return Ok(GroupOutcome {
+                committed: self.into_units(),
+                refused: Vec::new(),
+            });
+        }
+        match store.commit(&self.writes).await {
+            Ok(()) => {
+                return Ok(GroupOutcome {
+                    committed: self.into_units(),
+                    refused: Vec::new(),
+                });
+            }
+            Err(StoreError::ConditionFailed(reason)) => {
+                debug!(units = self.units.len(), reason = %reason, "group refused, committing unit by unit");
+            }
+            Err(e) => return Err(e),
+        }
+
+        let group = self.into_units();
+        let mut outcome = GroupOutcome {
+            committed: Vec::with_capacity(group.len()),
+            refused: Vec::new(),
+        };
+        for unit in group {
+            if unit.writes().is_empty() {
+                outcome.committed.push(unit);
+                continue;
+            }
+            match store.commit(unit.writes()).await {
+                Ok(()) => outcome.committed.push(unit),
+                Err(StoreError::ConditionFailed(reason)) => outcome.refused.push((unit, reason)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(outcome)
     }
 }
 
@@ -105,55 +175,11 @@ pub async fn commit_group<U: Unit>(
     store: &dyn TransactionalStore,
     group: Vec<U>,
 ) -> Result<GroupOutcome<U>, StoreError> {
-    let writes: Vec<Write> = group
-        .iter()
-        .flat_map(|unit| unit.writes().iter().cloned())
-        .collect();
-    commit_units(store, group, writes).await
-}
-
-/// [`commit_group`] with the group's writes gathered already.
-async fn commit_units<U: Unit>(
-    store: &dyn TransactionalStore,
-    group: Vec<U>,
-    writes: Vec<Write>,
-) -> Result<GroupOutcome<U>, StoreError> {
-    if writes.is_empty() {
-        return Ok(GroupOutcome {
-            committed: group,
-            refused: Vec::new(),
-        });
-    }
-    match store.commit(&writes).await {
-        Ok(()) => {
-            return Ok(GroupOutcome {
-                committed: group,
-                refused: Vec::new(),
-            });
-        }
-        Err(StoreError::ConditionFailed(reason)) => {
-            debug!(units = group.len(), reason = %reason, "group refused, committing unit by unit");
-        }
-        Err(e) => return Err(e),
-    }
-    drop(writes);
-
-    let mut outcome = GroupOutcome {
-        committed: Vec::with_capacity(group.len()),
-        refused: Vec::new(),
-    };
+    let mut gathered = Group::default();
     for unit in group {
-        if unit.writes().is_empty() {
-            outcome.committed.push(unit);
-            continue;
-        }
-        match store.commit(unit.writes()).await {
-            Ok(()) => outcome.committed.push(unit),
-            Err(StoreError::ConditionFailed(reason)) => outcome.refused.push((unit, reason)),
-            Err(e) => return Err(e),
-        }
+        gathered.push(unit);
     }
-    Ok(outcome)
+    gathered.commit_units(store).await
 }
 
 /// Commits `units` in groups of at most `group_size` with [`commit_group`], closing a group early
@@ -258,6 +284,10 @@ mod tests {
     impl Unit for TokenUses {
         fn writes(&self) -> &[Write] {
             &self.0
+        }
+
+        fn writes_mut(&mut self) -> &mut Vec<Write> {
+            &mut self.0
         }
     }
 

@@ -77,6 +77,19 @@ pub trait PlanStore: Send + Sync {
     /// Stores a debtor's self-service link (only the hash of its token); `ConditionFailed` when
     /// the hash exists already. One is written per pre-notification or dunning e-mail.
     async fn insert_self_service_token(&self, token: &SelfServiceToken) -> Result<(), StoreError>;
+    /// Stores several self-service links at once: one per e-mail of a group of failure notices.
+    /// `ConditionFailed` when a hash exists already; the tokens before it may then be stored.
+    /// A store that can write them in one transaction does (SQLite: one disk sync for the lot,
+    /// where one call per token would sync once per token); the default stores them one by one.
+    async fn insert_self_service_tokens(
+        &self,
+        tokens: &[SelfServiceToken],
+    ) -> Result<(), StoreError> {
+        for token in tokens {
+            self.insert_self_service_token(token).await?;
+        }
+        Ok(())
+    }
     /// The self-service link with this token hash, expired or not (the caller checks
     /// `expires_at`); `None` when unknown.
     async fn get_self_service_token(

@@ -385,6 +385,10 @@ impl Unit for Change<'_> {
     fn writes(&self) -> &[Write] {
         &self.writes
     }
+
+    fn writes_mut(&mut self) -> &mut Vec<Write> {
+        &mut self.writes
+    }
 }
 
 /// What an item means for one collection.
@@ -884,8 +888,22 @@ struct Outcome {
 /// Sends the failure notices, [`CONCURRENT_EMAILS`] at a time. A notice that cannot be sent is
 /// logged and not tried again: its change is committed, and a retry of the file would not
 /// send it either.
-async fn send_notices(ports: &Ports, links: &Links, notices: Vec<Notice>) {
+async fn send_notices(ports: &Ports, links: &Links, mut notices: Vec<Notice>) {
     type Sending<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    // The group's self-service links are stored in one call, not one commit per e-mail.
+    let wanted: Vec<(PlanId, Language)> = notices
+        .iter()
+        .filter_map(|n| n.self_service.map(|language| (n.plan_id.clone(), language)))
+        .collect();
+    let mut lines = crate::self_service::link_lines(ports, links, &wanted)
+        .await
+        .into_iter();
+    for notice in notices.iter_mut().filter(|n| n.self_service.is_some()) {
+        notice
+            .email
+            .text_body
+            .push_str(&lines.next().unwrap_or_default());
+    }
     let mut waiting = notices.into_iter();
     let mut sending: Vec<Sending> = Vec::with_capacity(CONCURRENT_EMAILS);
     std::future::poll_fn(move |cx| {
@@ -894,16 +912,7 @@ async fn send_notices(ports: &Ports, links: &Links, notices: Vec<Notice>) {
                 && let Some(notice) = waiting.next()
             {
                 sending.push(Box::pin(async move {
-                    let Notice {
-                        plan_id,
-                        mut email,
-                        self_service,
-                    } = notice;
-                    if let Some(language) = self_service {
-                        email.text_body.push_str(
-                            &crate::self_service::link_line(ports, links, &plan_id, language).await,
-                        );
-                    }
+                    let Notice { plan_id, email, .. } = notice;
                     if let Err(e) = ports.mailer.send(&email).await {
                         warn!(plan_id = %plan_id, error = %e, "failure notice not sent");
                     }

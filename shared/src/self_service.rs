@@ -68,21 +68,56 @@ pub async fn issue_link(
     links: &Links,
     plan_id: &PlanId,
 ) -> Result<String, StoreError> {
+    let (stored, url) = new_link(ports, links, plan_id);
+    ports.plans.insert_self_service_token(&stored).await?;
+    Ok(url)
+}
+
+/// A fresh link for `plan_id`: what the store keeps (the token's hash) and the URL.
+fn new_link(ports: &Ports, links: &Links, plan_id: &PlanId) -> (SelfServiceToken, String) {
     let token = secrets::random_token();
     let now = ports.clock.now();
-    ports
-        .plans
-        .insert_self_service_token(&SelfServiceToken {
-            token_hash: secrets::sha256_hex(&token),
-            plan_id: plan_id.clone(),
-            expires_at: now + Duration::days(LINK_DAYS),
-            created_at: now,
-        })
-        .await?;
-    Ok(format!(
+    let stored = SelfServiceToken {
+        token_hash: secrets::sha256_hex(&token),
+        plan_id: plan_id.clone(),
+        expires_at: now + Duration::days(LINK_DAYS),
+        created_at: now,
+    };
+    let url = format!(
         "{}/self-service/{token}",
         links.public_url.trim_end_matches('/')
-    ))
+    );
+    (stored, url)
+}
+
+/// [`link_line`] for many e-mails at once, their links stored in one store call; answers one
+/// line per plan, in the order given. When the links cannot be stored every line is empty and
+/// the e-mails go out without them.
+pub async fn link_lines(ports: &Ports, links: &Links, plans: &[(PlanId, Language)]) -> Vec<String> {
+    if plans.is_empty() {
+        return Vec::new();
+    }
+    let (stored, urls): (Vec<SelfServiceToken>, Vec<String>) = plans
+        .iter()
+        .map(|(plan_id, _)| new_link(ports, links, plan_id))
+        .unzip();
+    if let Err(e) = ports.plans.insert_self_service_tokens(&stored).await {
+        warn!(links = stored.len(), error = %e, "self-service links not stored");
+        return vec![String::new(); plans.len()];
+    }
+    plans
+        .iter()
+        .zip(urls)
+        .map(|((_, language), url)| {
+            format!(
+                "\n\n{}",
+                fill(
+                    plan_texts(*language).mail_self_service_line,
+                    &[("link", &url)]
+                )
+            )
+        })
+        .collect()
 }
 
 /// The line that carries the link, for the end of a pre-notification or dunning e-mail; empty

@@ -173,6 +173,7 @@ macro_rules! store_conformance_tests {
             collections_are_found_by_their_end_to_end_ids_each_once,
             plans_and_mandates_are_read_by_their_ids_each_once,
             a_self_service_token_reads_back_and_its_hash_is_taken_once,
+            self_service_tokens_stored_at_once_each_read_back_and_a_taken_hash_fails,
             a_plan_changed_by_plan_actions_reads_back_as_stored,
             an_open_batch_is_unfinished_until_an_update_at_its_next_revision_completes_it,
             a_batch_update_at_a_stale_revision_fails_and_changes_nothing,
@@ -2107,6 +2108,45 @@ pub async fn a_self_service_token_reads_back_and_its_hash_is_taken_once(stores: 
         .await
         .unwrap();
     assert_eq!(unknown, None);
+}
+
+/// Self-service links stored in one call (a group of failure notices) each read back as
+/// stored; a call that holds a hash taken already fails its condition.
+pub async fn self_service_tokens_stored_at_once_each_read_back_and_a_taken_hash_fails(
+    stores: &Stores,
+) {
+    let tokens: Vec<SelfServiceToken> = (0..3)
+        .map(|_| SelfServiceToken {
+            token_hash: unique_token_hash(),
+            plan_id: unique_plan_id(),
+            expires_at: at("2027-02-01T10:00:00.123456Z"),
+            created_at: at("2026-12-18T10:00:00.654321Z"),
+        })
+        .collect();
+
+    stores
+        .plans
+        .insert_self_service_tokens(&tokens)
+        .await
+        .unwrap();
+
+    for token in &tokens {
+        let read = stores
+            .plans
+            .get_self_service_token(&token.token_hash)
+            .await
+            .unwrap();
+        assert_eq!(read.as_ref(), Some(token));
+    }
+    let taken = SelfServiceToken {
+        plan_id: unique_plan_id(),
+        ..tokens[1].clone()
+    };
+    assert_condition_failed(
+        stores.plans.insert_self_service_tokens(&[taken]).await,
+        "storing a self-service token hash that is taken",
+    );
+    stores.plans.insert_self_service_tokens(&[]).await.unwrap();
 }
 
 /// A plan carrying what plan actions add (payments received outside, a pause, a waiting

@@ -381,6 +381,10 @@ impl Unit for TokensOfOnePlan {
     fn writes(&self) -> &[Write] {
         &self.0
     }
+
+    fn writes_mut(&mut self) -> &mut Vec<Write> {
+        &mut self.0
+    }
 }
 
 fn token_hash(plan: usize, seq: usize, run: &str) -> String {

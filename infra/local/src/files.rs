@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tranche_domain::error::StoreError;
@@ -140,10 +141,83 @@ pub(crate) fn write_atomically_with(
     let folder = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
+    fs::create_dir_all(folder)?;
+    write_and_rename(path, fill, None)?;
+    sync_folder(folder)
+}
+
+/// As [`write_atomically`], for writers that call it many times at once into one folder (the
+/// outbox): the folder is flushed through `syncs`, once for every rename that finished before
+/// the flush began, instead of once per file. Each call still returns only once its own rename
+/// is on disk.
+pub(crate) fn write_atomically_sharing_sync(
+    path: &Path,
+    bytes: &[u8],
+    syncs: &FolderSyncs,
+) -> io::Result<()> {
+    let folder = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
+    let entries = Some(&syncs.entries);
+    match write_and_rename(path, |file| file.write_all(bytes), entries) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(folder)?;
+            write_and_rename(path, |file| file.write_all(bytes), entries)?;
+        }
+        written => written?,
+    }
+    syncs.sync_after_rename(folder)
+}
+
+/// Folder flushes shared by the writers of one folder, the way a database shares one log sync
+/// among the commits that wait for it: a writer whose rename is finished waits for a flush that
+/// began after it, and whichever writer runs the flush runs it for every rename finished so far.
+#[derive(Debug, Default)]
+pub(crate) struct FolderSyncs {
+    /// Renames finished, and renames known to be on disk.
+    counts: Mutex<(u64, u64)>,
+    /// Held while a flush runs, so one runs at a time and the others wait for its outcome.
+    flushing: Mutex<()>,
+    /// Held while a file is created or renamed in the folder: many threads doing that at once
+    /// spin in the kernel on the folder's lock, which costs more than waiting here asleep.
+    entries: Mutex<()>,
+}
+
+impl FolderSyncs {
+    /// Returns once the rename the caller has just finished is on disk.
+    fn sync_after_rename(&self, folder: &Path) -> io::Result<()> {
+        let counts = || self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = {
+            let mut counts = counts();
+            counts.0 += 1;
+            counts.0
+        };
+        let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        let (finished, on_disk) = *counts();
+        if on_disk >= mine {
+            return Ok(());
+        }
+        // Every rename counted in `finished` is complete, so this flush covers it.
+        sync_folder(folder)?;
+        let mut counts = counts();
+        counts.1 = counts.1.max(finished);
+        Ok(())
+    }
+}
+
+/// Writes a hidden temporary file beside `path`, flushes it and renames it over `path`; the
+/// folder itself is not flushed.
+fn write_and_rename(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    entries: Option<&Mutex<()>>,
+) -> io::Result<()> {
+    let folder = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
-    fs::create_dir_all(folder)?;
 
     let counter = TEMPORARY_FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
     let temporary = folder.join(format!(
@@ -151,10 +225,15 @@ pub(crate) fn write_atomically_with(
         name.to_string_lossy(),
         std::process::id()
     ));
+    let entry = || entries.map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
     let written = (|| {
-        let mut file = File::create_new(&temporary)?;
+        let mut file = {
+            let _entry = entry();
+            File::create_new(&temporary)?
+        };
         fill(&mut file)?;
         file.sync_all()?;
+        let _entry = entry();
         fs::rename(&temporary, path)
     })();
     if let Err(e) = written {
@@ -162,7 +241,7 @@ pub(crate) fn write_atomically_with(
         let _ = fs::remove_file(&temporary);
         return Err(e);
     }
-    sync_folder(folder)
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -303,6 +382,39 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let store = DiskFileStore::open(&folder.path().join("files")).unwrap();
         (folder, store)
+    }
+
+    #[test]
+    fn files_written_at_once_sharing_folder_flushes_are_each_complete_and_leave_no_temporary() {
+        let folder = tempfile::tempdir().unwrap();
+        let outbox = folder.path().join("outbox");
+        let syncs = FolderSyncs::default();
+
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let (outbox, syncs) = (&outbox, &syncs);
+                scope.spawn(move || {
+                    for n in 0..25 {
+                        let path = outbox.join(format!("{writer}-{n}.eml"));
+                        let text = format!("e-mail {n} of writer {writer}");
+                        write_atomically_sharing_sync(&path, text.as_bytes(), syncs).unwrap();
+                    }
+                });
+            }
+        });
+
+        let mut names: Vec<String> = fs::read_dir(&outbox)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 200, "{names:?}");
+        assert!(names.iter().all(|name| !name.starts_with('.')), "{names:?}");
+        let text = fs::read_to_string(outbox.join("7-24.eml")).unwrap();
+        assert_eq!(text, "e-mail 24 of writer 7");
+        let counts = *syncs.counts.lock().unwrap();
+        assert_eq!(counts.0, 200, "every rename counted");
+        assert_eq!(counts.1, 200, "every rename flushed");
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use mail_builder::headers::address::Address;
 use tranche_domain::ports::{Clock, Email, MailError, Mailbox, Mailer};
 use tranche_domain::secrets::random_id;
 
-use crate::files::write_atomically;
+use crate::files::{FolderSyncs, write_atomically_sharing_sync};
 
 /// The right-hand side of every Message-ID. The outbox never hands a message to another
 /// server, so the reserved `.invalid` domain says so rather than borrowing a real one.
@@ -38,6 +38,9 @@ const MESSAGE_ID_DOMAIN: &str = "outbox.tranche.invalid";
 pub struct OutboxMailer {
     folder: PathBuf,
     clock: Arc<dyn Clock>,
+    /// E-mails written at the same time (the failure notices of a bank file) share the flushes
+    /// of the folder that make their renames durable.
+    syncs: Arc<FolderSyncs>,
 }
 
 impl std::fmt::Debug for OutboxMailer {
@@ -60,6 +63,7 @@ impl OutboxMailer {
         Ok(Self {
             folder: folder.to_owned(),
             clock,
+            syncs: Arc::default(),
         })
     }
 
@@ -121,7 +125,11 @@ impl Mailer for OutboxMailer {
         let bytes = render(email, &message_id, sent_at)?;
         let path = self.folder.join(file_name(sent_at, &message_id));
 
-        let written = tokio::task::spawn_blocking(move || write_atomically(&path, &bytes)).await;
+        let syncs = Arc::clone(&self.syncs);
+        let written = tokio::task::spawn_blocking(move || {
+            write_atomically_sharing_sync(&path, &bytes, &syncs)
+        })
+        .await;
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
