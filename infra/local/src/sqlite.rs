@@ -351,6 +351,28 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 
 /// Maps a SQLite error to what callers branch on: a broken constraint is a failed condition,
 /// a damaged file is corrupt, anything else (locked, disk full, I/O) may pass on a retry.
+/// A versioned update in two statements. `narrow` also conditions on the indexed columns keeping
+/// their values and leaves them out of its `SET` list, so SQLite rewrites none of their indexes;
+/// when it changes nothing (those columns did change, or the row is not at the expected
+/// version), `full` sets every column. Both carry the same version condition. Answers whether a
+/// row was updated.
+fn update_versioned(
+    connection: &Connection,
+    narrow: &str,
+    full: &str,
+    values: &[&dyn rusqlite::ToSql],
+    context: impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<bool, StoreError> {
+    let changed = connection
+        .execute_cached(narrow, values)
+        .map_err(&context)?;
+    let changed = match changed {
+        0 => connection.execute_cached(full, values).map_err(&context)?,
+        changed => changed,
+    };
+    Ok(changed == 1)
+}
+
 fn sqlite_error(context: &str, error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => {
@@ -686,23 +708,15 @@ mod rows {
         // Most updates keep the creditor and the status: leaving them out of the `SET` list
         // spares SQLite rewriting the three indexes on them. The same version condition holds
         // either way; when they did change, the full statement below makes the update.
-        let mut changed = connection
-            .execute_cached(
-                "UPDATE plans SET version = ?3, body = ?4, next_action_on = ?7
+        if update_versioned(
+            connection,
+            "UPDATE plans SET version = ?3, body = ?4, next_action_on = ?7
                  WHERE id = ?5 AND version = ?6 AND creditor_id = ?1 AND status = ?2",
-                values,
-            )
-            .map_err(context)?;
-        if changed == 0 {
-            changed = connection
-                .execute_cached(
-                    "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4,
-                     next_action_on = ?7 WHERE id = ?5 AND version = ?6",
-                    values,
-                )
-                .map_err(context)?;
-        }
-        if changed == 1 {
+            "UPDATE plans SET creditor_id = ?1, status = ?2, version = ?3, body = ?4,
+                 next_action_on = ?7 WHERE id = ?5 AND version = ?6",
+            values,
+            context,
+        )? {
             Ok(())
         } else {
             Err(StoreError::ConditionFailed(format!(
@@ -832,24 +846,16 @@ mod rows {
         };
         // As for plans: an update that keeps the reference and the download link leaves their
         // unique indexes alone; one that changes them takes the full statement.
-        let mut changed = connection
-            .execute_cached(
-                "UPDATE mandates SET version = ?3, body = ?4, expires_on = ?7
+        if update_versioned(
+            connection,
+            "UPDATE mandates SET version = ?3, body = ?4, expires_on = ?7
                  WHERE id = ?5 AND version = ?6 AND reference = ?1
                  AND download_token_hash IS ?2",
-                values,
-            )
-            .map_err(context)?;
-        if changed == 0 {
-            changed = connection
-                .execute_cached(
-                    "UPDATE mandates SET reference = ?1, download_token_hash = ?2, version = ?3,
-                     body = ?4, expires_on = ?7 WHERE id = ?5 AND version = ?6",
-                    values,
-                )
-                .map_err(context)?;
-        }
-        if changed == 1 {
+            "UPDATE mandates SET reference = ?1, download_token_hash = ?2, version = ?3,
+                 body = ?4, expires_on = ?7 WHERE id = ?5 AND version = ?6",
+            values,
+            context,
+        )? {
             Ok(())
         } else {
             Err(StoreError::ConditionFailed(format!(
@@ -937,23 +943,15 @@ mod rows {
         let context = |e| sqlite_error(&format!("updating collection {id}"), e);
         // As for plans: a collection's date rarely moves, so the statement that keeps it leaves
         // the index by date alone; one that moves it takes the full statement.
-        let mut changed = connection
-            .execute_cached(
-                "UPDATE collections SET status = ?2, version = ?3, body = ?4, batch_id = ?7
+        if update_versioned(
+            connection,
+            "UPDATE collections SET status = ?2, version = ?3, body = ?4, batch_id = ?7
                  WHERE id = ?5 AND version = ?6 AND collection_date = ?1",
-                values,
-            )
-            .map_err(context)?;
-        if changed == 0 {
-            changed = connection
-                .execute_cached(
-                    "UPDATE collections SET collection_date = ?1, status = ?2, version = ?3,
-                     body = ?4, batch_id = ?7 WHERE id = ?5 AND version = ?6",
-                    values,
-                )
-                .map_err(context)?;
-        }
-        if changed == 1 {
+            "UPDATE collections SET collection_date = ?1, status = ?2, version = ?3,
+                 body = ?4, batch_id = ?7 WHERE id = ?5 AND version = ?6",
+            values,
+            context,
+        )? {
             Ok(())
         } else {
             Err(StoreError::ConditionFailed(format!(
