@@ -302,10 +302,7 @@ impl Page {
 
     /// The value of a hidden or text input.
     pub fn input_value(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.html.find(&marker)? + marker.len();
-        let end = self.html[start..].find('"')? + start;
-        Some(unescape(&self.html[start..end]))
+        input_value(&self.html, name)
     }
 
     /// The confirmation page's PDF link.
@@ -315,6 +312,14 @@ impl Page {
         let end = self.html[start..].find('"')? + start;
         Some(unescape(&self.html[start..end]))
     }
+}
+
+/// The value of the hidden or text input `name` in a signing page's `html`.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape(&html[start..end]))
 }
 
 /// Undoes the escaping of the signing pages.

@@ -108,4 +108,63 @@ impl MotoAccount {
         }
         panic!("moto's data.json kept failing: {last_error}");
     }
+
+    /// The ARN of the queue at `queue_url`.
+    pub async fn queue_arn(&self, queue_url: &str) -> String {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        aws_sdk_sqs::Client::new(&self.config)
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .expect("a queue ARN")
+    }
+
+    /// The bucket's notification configuration as the SAM template writes it: objects created
+    /// under `inbound/` are announced on the queue at `queue_url`, by moto's own S3-to-SQS
+    /// notifications.
+    pub async fn announce_inbound_files(&self, queue_url: &str) {
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration,
+            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+        };
+        let inbound_only = NotificationConfigurationFilter::builder()
+            .key(
+                S3KeyFilter::builder()
+                    .filter_rules(
+                        FilterRule::builder()
+                            .name(FilterRuleName::Prefix)
+                            .value("inbound/")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let files = &self.ports.files;
+        files
+            .client()
+            .put_bucket_notification_configuration()
+            .bucket(files.bucket())
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .id("inbound-bank-files")
+                            .queue_arn(self.queue_arn(queue_url).await)
+                            .events(Event::S3ObjectCreated)
+                            .filter(inbound_only)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
 }

@@ -151,36 +151,7 @@ async fn a_bank_file_key_from_an_s3_notification_decodes_to_the_stored_key() {
     };
     let files = &account.ports.files;
     let sqs = aws_sdk_sqs::Client::new(&account.config);
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&account.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()
-        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap();
-    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    files
-        .client()
-        .put_bucket_notification_configuration()
-        .bucket(files.bucket())
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(queue_arn)
-                        .events(Event::S3ObjectCreated)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    account.announce_inbound_files(&account.queue_url).await;
     let key = "inbound/2027-03-01/pain.002 Bank+Antwort ä.xml";
 
     files

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -118,28 +118,9 @@ impl Deployment {
         }
     }
 
-    async fn queue_arn(&self, queue_url: &str) -> String {
-        self.sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::QueueArn)
-            .expect("a queue ARN")
-    }
-
-    /// A queue for the bank files and the bucket's notification configuration as the SAM
-    /// template writes it: objects created under `inbound/` are announced on that queue.
+    /// A queue for the bank files, announced on it as the SAM template sets the bucket up.
     /// Answers the queue's URL.
     async fn announce_inbound_files(&self) -> String {
-        use aws_sdk_s3::types::{
-            Event, FilterRule, FilterRuleName, NotificationConfiguration,
-            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
-        };
         let queue_url = self
             .sqs
             .create_queue()
@@ -149,39 +130,7 @@ impl Deployment {
             .unwrap()
             .queue_url
             .expect("a queue URL");
-        let inbound_only = NotificationConfigurationFilter::builder()
-            .key(
-                S3KeyFilter::builder()
-                    .filter_rules(
-                        FilterRule::builder()
-                            .name(FilterRuleName::Prefix)
-                            .value("inbound/")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
-        let files = &self.account.ports.files;
-        files
-            .client()
-            .put_bucket_notification_configuration()
-            .bucket(files.bucket())
-            .notification_configuration(
-                NotificationConfiguration::builder()
-                    .queue_configurations(
-                        QueueConfiguration::builder()
-                            .id("inbound-bank-files")
-                            .queue_arn(self.queue_arn(&queue_url).await)
-                            .events(Event::S3ObjectCreated)
-                            .filter(inbound_only)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        self.account.announce_inbound_files(&queue_url).await;
         queue_url
     }
 
@@ -210,7 +159,7 @@ impl Deployment {
 
     /// The SQS event Lambda's event source mapping makes of `messages` from `queue_url`.
     async fn sqs_event(&self, queue_url: &str, messages: &[Message]) -> SqsEvent {
-        let arn = self.queue_arn(queue_url).await;
+        let arn = self.account.queue_arn(queue_url).await;
         let mut event = SqsEvent::default();
         event.records = messages
             .iter()
@@ -328,13 +277,6 @@ async fn through_api_gateway(
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(tranche_tests::app::unescape(&html[start..end]))
-}
-
 fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
     response
         .batch_item_failures
@@ -389,7 +331,8 @@ async fn given_a_signed_plan(deployment: &Deployment) -> PlanId {
 
     let (status, page) = through_api_gateway(signing(), "GET", &signing_path, "", None).await;
     assert_eq!(status, 200, "{page}");
-    let document = input_value(&page, "document").expect("the page carries its hash");
+    let document =
+        tranche_tests::app::input_value(&page, "document").expect("the page carries its hash");
     let form = reqwest::Client::new()
         .post("http://form.invalid/")
         .form(&valid_signature(&document))

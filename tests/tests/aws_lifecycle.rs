@@ -33,13 +33,6 @@ impl Clock for MovableClock {
     }
 }
 
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(tranche_tests::app::unescape(&html[start..end]))
-}
-
 #[tokio::test]
 async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamodb_writes() {
     let Some(account) = MotoAccount::new("a_plan_lives_its_whole_life_on_aws").await else {
@@ -99,7 +92,8 @@ async fn a_plan_lives_its_whole_life_on_aws_and_each_instalment_costs_few_dynamo
         .text()
         .await
         .unwrap();
-    let document = input_value(&page, "document").expect("the signing page carries its hash");
+    let document = tranche_tests::app::input_value(&page, "document")
+        .expect("the signing page carries its hash");
     let signed = http
         .post(&signing_url)
         .form(&valid_signature(&document))
