@@ -77,7 +77,10 @@ if [[ ! -x "$moto_venv/bin/moto_server" ]]; then
 fi
 moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
+# moto's own moto_server serves requests on parallel threads, and its transactions are not atomic
+# under that (a failed TransactWriteItems rolls back by restoring table copies): it is run through
+# scripts/moto_serial.py, which answers one request at a time, as DynamoDB isolates transactions.
+"$moto_venv/bin/python" scripts/moto_serial.py 127.0.0.1 "$moto_port" >target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do

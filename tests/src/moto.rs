@@ -1,7 +1,9 @@
 //! The moto server the test command starts on loopback: where tests of the AWS adapters find it,
 //! and fresh, private AWS resources on it for each test.
 //!
-//! `scripts/test.sh` starts `moto_server` and exports its URL as `TRANCHE_MOTO_ENDPOINT`. Under
+//! `scripts/test.sh` starts moto (through `scripts/moto_serial.py`, which lets moto's backends see
+//! one request at a time: moto's transactions are not atomic under parallel requests, DynamoDB's
+//! are) and exports its URL as `TRANCHE_MOTO_ENDPOINT`. Under
 //! `CI=true` a test that needs moto fails when the variable is missing; run by hand without it,
 //! the test prints a notice and passes without checking anything.
 //!
