@@ -466,5 +466,104 @@ pub struct Ports {
 /// Renders the mandate document as a PDF (printpdf in the functions; kept behind a port so the
 /// domain stays free of rendering crates).
 pub trait DocumentRenderer: Send + Sync {
-    fn render_pdf(&self, document: &crate::document::MandateDocument) -> Vec<u8>;
+    /// The PDF's bytes. Fails only where no renderer is wired ([`NotWired`]).
+    fn render_pdf(
+        &self,
+        document: &crate::document::MandateDocument,
+    ) -> Result<Vec<u8>, StoreError>;
+}
+
+/// The file store, mailer or PDF renderer of a Lambda function that does not use it: each
+/// function builds only the adapters its handlers reach, so its binary links no other (the
+/// authorizer no S3, SES or PDF code). Every call fails with [`StoreError::Unavailable`] naming
+/// the function and the port, so a use case reaching one shows up at once as a wiring mistake.
+#[derive(Debug, Clone, Copy)]
+pub struct NotWired {
+    /// The function, as its log and the error name it.
+    pub function: &'static str,
+}
+
+impl NotWired {
+    fn error(&self, port: &str) -> StoreError {
+        StoreError::Unavailable(format!(
+            "the {} function has no {port} wired: the call belongs to another function, or \
+             the function's wiring must add it",
+            self.function
+        ))
+    }
+}
+
+#[async_trait]
+impl FileStore for NotWired {
+    async fn put_file(&self, _: &str, _: &str, _: &[u8]) -> Result<(), StoreError> {
+        Err(self.error("file store"))
+    }
+
+    async fn put_file_from_path(
+        &self,
+        _: &str,
+        _: &str,
+        _: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        Err(self.error("file store"))
+    }
+
+    async fn get_file(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(self.error("file store"))
+    }
+
+    async fn list_files(&self, _: &str) -> Result<Vec<String>, StoreError> {
+        Err(self.error("file store"))
+    }
+}
+
+#[async_trait]
+impl Mailer for NotWired {
+    async fn send(&self, _: &Email) -> Result<String, MailError> {
+        Err(MailError(self.error("mailer").to_string()))
+    }
+}
+
+impl DocumentRenderer for NotWired {
+    fn render_pdf(&self, _: &crate::document::MandateDocument) -> Result<Vec<u8>, StoreError> {
+        Err(self.error("PDF renderer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_not_wired_fails_every_call_naming_the_function_and_the_port() {
+        let port = NotWired {
+            function: "authorizer",
+        };
+        let files = port
+            .get_file("batches/x.xml")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            files.contains("the authorizer function has no file store wired"),
+            "{files}"
+        );
+        assert!(matches!(
+            port.put_file("k", "text/plain", b"x").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        let email = Email {
+            from: "a@b.example".into(),
+            to: vec!["c@d.example".into()],
+            subject: "s".into(),
+            text_body: "t".into(),
+            html_body: None,
+            attachments: Vec::new(),
+        };
+        let mail = port.send(&email).await.unwrap_err().to_string();
+        assert!(
+            mail.contains("the authorizer function has no mailer wired"),
+            "{mail}"
+        );
+    }
 }

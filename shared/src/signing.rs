@@ -570,7 +570,7 @@ async fn sign(
         value: document_sha256.clone(),
     });
 
-    let pdf = ports.documents.render_pdf(&document);
+    let pdf = ports.documents.render_pdf(&document)?;
     let document_key = format!(
         "mandates/{}/{}.pdf",
         session.creditor.id, session.mandate.id

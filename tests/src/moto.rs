@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tranche_aws::{AwsPorts, Tables, emulator_sdk_config, provision_all};
+use tranche_aws::{AwsPorts, Names, Tables, emulator_sdk_config, provision_all};
 use tranche_domain::secrets::random_reference;
 
 /// The variable that carries the moto endpoint.
@@ -91,6 +91,16 @@ impl MotoAccount {
             queue_url,
             ports,
         }))
+    }
+
+    /// The names a function's wiring builds its adapters on, as its environment would give them.
+    pub fn names(&self) -> Names {
+        Names {
+            tables: self.tables.clone(),
+            bucket: Some(self.bucket.clone()),
+            queue_url: Some(self.queue_url.clone()),
+            mail_from: Some(SENDER.to_owned()),
+        }
     }
 
     /// moto's whole state (`GET /moto-api/data.json`): how a test reads the e-mails SES "sent".

@@ -35,6 +35,7 @@ use tranche_domain::ports::{Clock, CollectionQuery, Ports};
 use tranche_domain::secrets::{random_reference, sha256_hex};
 use tranche_domain::signing::Links;
 use tranche_http::ApiState;
+use tranche_lambda::Wiring;
 use tranche_tests::app::{TEST_API_KEY, creditor_body, plan_body, test_today, valid_signature};
 use tranche_tests::bank_files::{Reported, pain002_rejects};
 use tranche_tests::moto::{MotoAccount, SENDER};
@@ -110,9 +111,22 @@ impl Deployment {
         *self.clock.0.lock().unwrap() = today;
     }
 
-    fn state(&self) -> ApiState {
+    /// The ports of one function, built from its wiring as its `main` builds them (adapters it
+    /// leaves out fail every call), on this test's account and clock.
+    fn ports_of(&self, wiring: Wiring) -> Ports {
+        wiring
+            .ports(
+                &self.account.config,
+                &self.account.names(),
+                self.clock.clone(),
+            )
+            .expect("the function's adapters are built")
+    }
+
+    /// The state of an HTTP function, on the ports of its wiring.
+    fn state_of(&self, wiring: Wiring) -> ApiState {
         ApiState {
-            ports: self.ports.clone(),
+            ports: self.ports_of(wiring),
             public_url: self.links.public_url.clone(),
             mail_from: self.links.mail_from.clone(),
         }
@@ -298,8 +312,10 @@ fn announced_keys(messages: &[Message]) -> Vec<String> {
 /// Creates creditor `acme` and the fixture plan through the plan-creation function, and signs
 /// it through the mandate-signing function; answers the plan's id.
 async fn given_a_signed_plan(deployment: &Deployment) -> PlanId {
-    let operator = || tranche_plan_creation::router(deployment.state());
-    let signing = || tranche_mandate_signing::router(deployment.state());
+    let operator =
+        || tranche_plan_creation::router(deployment.state_of(tranche_plan_creation::WIRING));
+    let signing =
+        || tranche_mandate_signing::router(deployment.state_of(tranche_mandate_signing::WIRING));
 
     let creditor = serde_json::to_vec(&creditor_body()).unwrap();
     let (status, answer) = through_api_gateway(
@@ -370,7 +386,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     // The daily schedule fires three days before the first collection date (2027-02-01).
     deployment.set_today(day("2027-01-29"));
     let first_run = tranche_daily_scheduler::handle_event(
-        &deployment.ports,
+        &deployment.ports_of(tranche_daily_scheduler::WIRING),
         &deployment.links,
         &batch_queue,
         &schedule,
@@ -399,9 +415,16 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
         .sqs_event(batch_queue.queue_url(), &requests)
         .await;
 
-    let generated = tranche_batch_generator::handle_event(&deployment.ports, &request_event).await;
-    let generated_again =
-        tranche_batch_generator::handle_event(&deployment.ports, &request_event).await;
+    let generated = tranche_batch_generator::handle_event(
+        &deployment.ports_of(tranche_batch_generator::WIRING),
+        &request_event,
+    )
+    .await;
+    let generated_again = tranche_batch_generator::handle_event(
+        &deployment.ports_of(tranche_batch_generator::WIRING),
+        &request_event,
+    )
+    .await;
     deployment.delete(batch_queue.queue_url(), &requests).await;
 
     assert!(failed_ids(&generated).is_empty(), "{generated:?}");
@@ -442,7 +465,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     // The same schedule event again (EventBridge delivers at least once): nothing new.
     let mails_before_repeat = deployment.mail_to(DEBTOR).await.len();
     let second_run = tranche_daily_scheduler::handle_event(
-        &deployment.ports,
+        &deployment.ports_of(tranche_daily_scheduler::WIRING),
         &deployment.links,
         &batch_queue,
         &schedule,
@@ -502,7 +525,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     let mails_before = deployment.mail_to(DEBTOR).await.len();
 
     let processed = tranche_return_processor::handle_event(
-        &deployment.ports,
+        &deployment.ports_of(tranche_return_processor::WIRING),
         &deployment.links,
         &notification_event,
     )
@@ -554,7 +577,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     // The same notification delivered again: nothing changes, nobody is written to.
     let collections_before = deployment.collections().await;
     let processed_again = tranche_return_processor::handle_event(
-        &deployment.ports,
+        &deployment.ports_of(tranche_return_processor::WIRING),
         &deployment.links,
         &notification_event,
     )
@@ -583,7 +606,7 @@ async fn a_signed_plan_is_collected_rejected_and_represented_through_sqs_and_s3_
     let representation = loop {
         deployment.set_today(today);
         let report = tranche_daily_scheduler::handle_event(
-            &deployment.ports,
+            &deployment.ports_of(tranche_daily_scheduler::WIRING),
             &deployment.links,
             &batch_queue,
             &schedule,
@@ -647,8 +670,12 @@ async fn a_bank_file_deleted_before_its_notification_is_read_fails_alone_and_for
         "moto sent S3's test event before the notification: {notifications:?}"
     );
 
-    let response =
-        tranche_return_processor::handle_event(&deployment.ports, &deployment.links, &event).await;
+    let response = tranche_return_processor::handle_event(
+        &deployment.ports_of(tranche_return_processor::WIRING),
+        &deployment.links,
+        &event,
+    )
+    .await;
 
     assert_eq!(
         failed_ids(&response),

@@ -18,6 +18,16 @@ use tranche_domain::error::StoreError;
 use tranche_domain::ports::Ports;
 use tranche_domain::secrets::sha256_hex;
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it reads API key hashes only.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "authorizer",
+    files: None,
+    mailer: None,
+    documents: None,
+};
+
 /// Decides one request: authorized when its bearer key's SHA-256 is registered. A store that
 /// cannot answer is an error, never a yes: API Gateway then answers 500 and the caller retries.
 pub async fn authorize(

@@ -18,6 +18,16 @@ use tranche_domain::ports::Ports;
 use tranche_domain::use_cases::UseCaseError;
 use tranche_lambda::sqs::{self, Retryable};
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it writes pain.008 files to S3 and sends no e-mail.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "batch-generator",
+    files: Some(tranche_lambda::s3_files),
+    mailer: None,
+    documents: None,
+};
+
 /// Why a message could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {

@@ -17,6 +17,17 @@ use tranche_domain::ports::Ports;
 use tranche_domain::signing::Links;
 use tranche_domain::use_cases::UseCaseError;
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it e-mails notices and dunning; asks the batch generator for files through SQS, so it
+/// writes none.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "daily-scheduler",
+    files: None,
+    mailer: Some(tranche_lambda::ses_mailer),
+    documents: None,
+};
+
 /// Runs the daily job once, writing the day's batch files itself (the local host).
 pub async fn run(ports: &Ports, links: &Links) -> Result<DailyReport, UseCaseError> {
     daily::run_daily(ports, links).await

@@ -1,18 +1,15 @@
 //! The daily-scheduler Lambda: the daily schedule's event into the daily job. Wiring only; the
 //! handler is `tranche_daily_scheduler::handle_event`.
 
-use std::sync::Arc;
-
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use tranche_mandate_signing::document::PdfRenderer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tranche_lambda::init_tracing();
     let links = tranche_lambda::links_from_env()?;
-    let ports = tranche_lambda::ports_from_env(Arc::new(PdfRenderer)).await?;
+    let ports = tranche_lambda::ports_from_env(tranche_daily_scheduler::WIRING).await?;
     let batch_requests = tranche_lambda::batch_requests_from_env().await?;
     let (ports, links, batch_requests) = (&ports, &links, batch_requests.as_ref());
     lambda_runtime::run(service_fn(

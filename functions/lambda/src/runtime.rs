@@ -6,8 +6,10 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request};
 use lambda_http::request::RequestContext;
 use lambda_runtime::Diagnostic;
+use tranche_aws::Names;
+pub use tranche_aws::{Wiring, s3_files, ses_mailer};
 use tranche_domain::daily::BatchRequests;
-use tranche_domain::ports::{DocumentRenderer, Ports};
+use tranche_domain::ports::{Ports, SystemClock};
 use tranche_domain::signing::Links;
 use tranche_http::ApiState;
 
@@ -51,64 +53,47 @@ pub fn links_from_env() -> Result<Links, StartError> {
     })
 }
 
-/// Every port, on AWS: DynamoDB, S3, SQS and SES clients built once, here, before the first
-/// event, and reused by every invocation of the execution environment. The PDF renderer is
-/// given by the caller, because it lives in the mandate-signing crate.
-pub async fn ports_from_env(documents: Arc<dyn DocumentRenderer>) -> Result<Ports, StartError> {
-    adapters::ports_from_env(documents).await
+/// The ports of the function `wiring` describes, on AWS: the DynamoDB store and the adapters the
+/// wiring names (S3, SES, the PDF renderer), built once, here, before the first event, and
+/// reused by every invocation of the execution environment.
+pub async fn ports_from_env(wiring: Wiring) -> Result<Ports, StartError> {
+    let config = adapters::sdk_config().await;
+    wiring
+        .ports(config, &Names::from_env(), Arc::new(SystemClock))
+        .map_err(|e| StartError::Adapters(e.to_string()))
 }
 
 /// The batch-request queue (`TRANCHE_BATCH_QUEUE_URL`), through which the daily job asks the
 /// batch generator for the day's files.
 pub async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
-    adapters::batch_requests_from_env().await
+    let queue_url = Names::from_env()
+        .queue_url
+        .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
+    let config = adapters::sdk_config().await;
+    Ok(Box::new(tranche_aws::sqs_batch_queue(config, queue_url)))
 }
 
-/// The state of an HTTP function: the ports and the links of [`links_from_env`].
-pub async fn api_state_from_env(
-    documents: Arc<dyn DocumentRenderer>,
-) -> Result<ApiState, StartError> {
+/// The state of an HTTP function: the ports of its `wiring` and the links of
+/// [`links_from_env`].
+pub async fn api_state_from_env(wiring: Wiring) -> Result<ApiState, StartError> {
     let links = links_from_env()?;
     Ok(ApiState {
-        ports: ports_from_env(documents).await?,
+        ports: ports_from_env(wiring).await?,
         public_url: links.public_url,
         mail_from: links.mail_from,
     })
 }
 
-/// The AWS adapters behind [`ports_from_env`] and [`batch_requests_from_env`], in one place:
-/// `tranche-aws`, its SDK configuration and clients built once per execution environment and
-/// shared by both.
+/// The SDK configuration, read from the environment once per execution environment and shared
+/// by every client the function builds.
 mod adapters {
     use tokio::sync::OnceCell;
-    use tranche_aws::AwsPorts;
+    use tranche_aws::SdkConfig;
 
-    use super::*;
+    static CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
 
-    static AWS: OnceCell<AwsPorts> = OnceCell::const_new();
-
-    async fn aws() -> Result<&'static AwsPorts, StartError> {
-        AWS.get_or_try_init(|| async {
-            AwsPorts::from_env()
-                .await
-                .map_err(|e| StartError::Adapters(e.to_string()))
-        })
-        .await
-    }
-
-    pub(super) async fn ports_from_env(
-        documents: Arc<dyn DocumentRenderer>,
-    ) -> Result<Ports, StartError> {
-        Ok(aws().await?.ports(documents))
-    }
-
-    pub(super) async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartError> {
-        let queue = aws()
-            .await?
-            .batch_queue
-            .clone()
-            .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
-        Ok(Box::new(queue))
+    pub(super) async fn sdk_config() -> &'static SdkConfig {
+        CONFIG.get_or_init(tranche_aws::sdk_config).await
     }
 }
 

@@ -28,6 +28,7 @@ use printpdf::{
     PdfPage, PdfSaveOptions, Point, Pt, Rect, TextItem,
 };
 use tranche_domain::document::MandateDocument;
+use tranche_domain::error::StoreError;
 use tranche_domain::ports::DocumentRenderer;
 use tranche_domain::secrets::sha256_hex;
 
@@ -38,9 +39,14 @@ use tranche_domain::secrets::sha256_hex;
 pub struct PdfRenderer;
 
 impl DocumentRenderer for PdfRenderer {
-    fn render_pdf(&self, document: &MandateDocument) -> Vec<u8> {
-        render_mandate_pdf(document)
+    fn render_pdf(&self, document: &MandateDocument) -> Result<Vec<u8>, StoreError> {
+        Ok(render_mandate_pdf(document))
     }
+}
+
+/// The [`PdfRenderer`] as the mandate-signing function's wiring builds it.
+pub fn pdf_renderer() -> std::sync::Arc<dyn DocumentRenderer> {
+    std::sync::Arc::new(PdfRenderer)
 }
 
 /// The mandate as PDF bytes, for callers that need no [`DocumentRenderer`] trait object.
@@ -1049,7 +1055,7 @@ mod tests {
     fn a_german_mandate_shows_every_mandatory_field_in_the_extracted_text() {
         let document = german_mandate();
 
-        let text = pdftotext_layout(&PdfRenderer.render_pdf(&document));
+        let text = pdftotext_layout(&PdfRenderer.render_pdf(&document).unwrap());
 
         assert_contains(&text, "SEPA-Lastschriftmandat");
         for line in &document.creditor_lines {

@@ -46,6 +46,17 @@ use tranche_domain::self_service::{
     self, LinkProblem as SelfServiceLinkProblem, Outcome as SelfServiceOutcome, SelfServiceForm,
 };
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it stores and serves the signed mandate PDFs, e-mails codes and copies, and renders the
+/// PDF.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "mandate-signing",
+    files: Some(tranche_lambda::s3_files),
+    mailer: Some(tranche_lambda::ses_mailer),
+    documents: Some(document::pdf_renderer),
+};
+
 /// The signing pages (public, reached through their secret link) and the operator's mandate
 /// calls (bearer-key authenticated). No fallback, so a host can merge it with other routers.
 pub fn router(state: ApiState) -> Router {

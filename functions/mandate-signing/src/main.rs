@@ -2,15 +2,12 @@
 //! (`/v1/mandates/...`), behind API Gateway. Wiring only; the routes are
 //! `tranche_mandate_signing::router`, the same router `tranche serve` mounts.
 
-use std::sync::Arc;
-
 use lambda_http::Error;
-use tranche_mandate_signing::document::PdfRenderer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tranche_lambda::init_tracing();
-    let state = tranche_lambda::api_state_from_env(Arc::new(PdfRenderer)).await?;
+    let state = tranche_lambda::api_state_from_env(tranche_mandate_signing::WIRING).await?;
     let app = tranche_http::with_health_and_fallback(tranche_mandate_signing::router(state));
     lambda_http::run(tranche_lambda::with_source_address(app)).await
 }

@@ -25,6 +25,17 @@ use tranche_domain::use_cases;
 use tranche_http::problem::Problem;
 use tranche_http::{ApiState, json_response, operator_actor, parse_json, require_api_key};
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it serves batch files from S3 and e-mails signing links and plan changes; renders no
+/// PDF.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "plan-creation",
+    files: Some(tranche_lambda::s3_files),
+    mailer: Some(tranche_lambda::ses_mailer),
+    documents: None,
+};
+
 /// The operator API for creditors, plans, and the reads of collections, batch files and tasks
 /// (`/v1/...`, bearer-key authenticated). It has no
 /// fallback, so a host can merge it with the other functions' routers.

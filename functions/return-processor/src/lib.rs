@@ -30,6 +30,16 @@ use tranche_http::problem::Problem;
 use tranche_http::{ApiState, json_response, require_api_key};
 use tranche_lambda::sqs::{self, Retryable};
 
+/// What this function builds besides the DynamoDB tables (its `main` and the in-process AWS tests
+/// use it): it reads bank files from S3 and e-mails debtors and creditors about failed collections.
+#[cfg(feature = "wiring")]
+pub const WIRING: tranche_lambda::Wiring = tranche_lambda::Wiring {
+    function: "return-processor",
+    files: Some(tranche_lambda::s3_files),
+    mailer: Some(tranche_lambda::ses_mailer),
+    documents: None,
+};
+
 /// The largest bank file the API takes in one request (the reader's own limit is larger, for
 /// files that come through the file store).
 pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;

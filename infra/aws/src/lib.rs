@@ -8,7 +8,8 @@
 //! - [`sqs`]: batch-generation requests from the daily scheduler to the batch generator.
 //! - [`ses`]: the mailer on SES v2 (Simple content, or Raw MIME when there is an attachment).
 //!
-//! [`AwsPorts::from_env`] builds all of them from the environment, once per Lambda cold start.
+//! A Lambda function builds the ones it uses, once per cold start, from its [`Wiring`] and the
+//! [`Names`] in its environment; [`AwsPorts`] has them all, for tests.
 //!
 //! # HTTP and TLS
 //!
@@ -24,9 +25,12 @@ pub mod sqs;
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_smithy_http_client::tls;
-use tranche_domain::ports::{Clock, DocumentRenderer, Ports, SystemClock};
+use tranche_domain::ports::{
+    Clock, DocumentRenderer, FileStore, Mailer, NotWired, Ports, SystemClock,
+};
 
 pub use dynamodb::{
     DynamoStore, RequestCounts, RequestCountsSnapshot, StoredSize, Tables, provision,
@@ -93,18 +97,132 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 
-/// Every AWS adapter, built once per process.
-///
-/// Environment:
+/// The names the adapters work on, from the environment:
 ///
 /// | variable | meaning |
 /// |---|---|
 /// | `TRANCHE_TABLE_PREFIX`, `TRANCHE_TABLE_<NAME>` | the DynamoDB table names ([`Tables::from_env`]) |
-/// | `TRANCHE_BUCKET` | the S3 bucket of batch files, mandate PDFs and bank files (required) |
-/// | `TRANCHE_BATCH_QUEUE_URL` | the SQS queue of batch requests (optional: only the daily scheduler sends) |
+/// | `TRANCHE_BUCKET` | the S3 bucket of batch files, mandate PDFs and bank files (required where S3 is wired) |
+/// | `TRANCHE_BATCH_QUEUE_URL` | the SQS queue of batch requests (only the daily scheduler sends) |
 /// | `TRANCHE_MAIL_FROM` | the sender of every e-mail, a verified SES identity (optional: else each e-mail's own `from`) |
 /// | `TRANCHE_S3_FORCE_PATH_STYLE` | `true` for an S3 emulator on `host:port` |
 /// | `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials | as the AWS SDK reads them |
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub tables: Tables,
+    pub bucket: Option<String>,
+    pub queue_url: Option<String>,
+    pub mail_from: Option<String>,
+}
+
+impl Names {
+    /// Reads the environment (see the table above).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            tables: Tables::from_env(),
+            bucket: var("TRANCHE_BUCKET"),
+            queue_url: var("TRANCHE_BATCH_QUEUE_URL"),
+            mail_from: var("TRANCHE_MAIL_FROM"),
+        }
+    }
+}
+
+/// Builds a file store from the SDK configuration and the names.
+pub type FilesConstructor = fn(&SdkConfig, &Names) -> Result<Arc<dyn FileStore>, ConfigError>;
+/// Builds a mailer from the SDK configuration and the names.
+pub type MailerConstructor = fn(&SdkConfig, &Names) -> Arc<dyn Mailer>;
+/// Builds the PDF renderer (it lives in the mandate-signing crate).
+pub type DocumentsConstructor = fn() -> Arc<dyn DocumentRenderer>;
+
+/// What one Lambda function builds besides the tables: each function crate declares its own
+/// (`WIRING`), its `main` and the in-process AWS tests build its ports from it.
+///
+/// The constructors are named in the function's source, not chosen at run time, so a binary
+/// links only the adapters its wiring names: the authorizer has no S3, SES or PDF code at all,
+/// and only mandate-signing renders PDFs. A port left out is [`NotWired`], failing every call
+/// with the function's name.
+#[derive(Debug, Clone, Copy)]
+pub struct Wiring {
+    /// The function's name, for the error of a port it leaves out.
+    pub function: &'static str,
+    /// The S3 file store ([`s3_files`]), for functions that write or read files.
+    pub files: Option<FilesConstructor>,
+    /// The SES mailer ([`ses_mailer`]), for functions that send e-mails.
+    pub mailer: Option<MailerConstructor>,
+    /// The PDF renderer, for the function that signs mandates.
+    pub documents: Option<DocumentsConstructor>,
+}
+
+impl Wiring {
+    /// The ports of this function: the DynamoDB store for every store port, the adapters it
+    /// names, [`NotWired`] for the others, on `clock`.
+    pub fn ports(
+        &self,
+        config: &SdkConfig,
+        names: &Names,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ports, ConfigError> {
+        let not_wired = Arc::new(NotWired {
+            function: self.function,
+        });
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(config),
+            names.tables.clone(),
+        ));
+        Ok(Ports {
+            creditors: store.clone(),
+            plans: store.clone(),
+            mandates: store.clone(),
+            collections: store.clone(),
+            tasks: store.clone(),
+            events: store.clone(),
+            transactions: store.clone(),
+            idempotency: store.clone(),
+            api_keys: store,
+            files: match self.files {
+                Some(files) => files(config, names)?,
+                None => not_wired.clone(),
+            },
+            mailer: match self.mailer {
+                Some(mailer) => mailer(config, names),
+                None => not_wired.clone(),
+            },
+            documents: match self.documents {
+                Some(documents) => documents(),
+                None => not_wired,
+            },
+            clock,
+        })
+    }
+}
+
+/// The S3 file store on `TRANCHE_BUCKET`, which must be set.
+pub fn s3_files(config: &SdkConfig, names: &Names) -> Result<Arc<dyn FileStore>, ConfigError> {
+    let bucket = names.bucket.clone().ok_or_else(|| {
+        ConfigError(
+            "TRANCHE_BUCKET is not set: name the S3 bucket for batch files, mandate documents \
+             and bank files"
+                .to_owned(),
+        )
+    })?;
+    Ok(Arc::new(S3FileStore::new(s3_client(config), bucket)))
+}
+
+/// The SES mailer, sending as `TRANCHE_MAIL_FROM` when it is set.
+pub fn ses_mailer(config: &SdkConfig, names: &Names) -> Arc<dyn Mailer> {
+    Arc::new(SesMailer::new(
+        aws_sdk_sesv2::Client::new(config),
+        names.mail_from.clone(),
+    ))
+}
+
+/// The batch-request queue at `queue_url`, for the daily scheduler.
+pub fn sqs_batch_queue(config: &SdkConfig, queue_url: String) -> BatchRequestQueue {
+    BatchRequestQueue::new(aws_sdk_sqs::Client::new(config), queue_url)
+}
+
+/// Every AWS adapter on explicit names, for tests: what each function's [`Wiring`] picks from.
 #[derive(Debug, Clone)]
 pub struct AwsPorts {
     pub store: DynamoStore,
@@ -114,34 +232,6 @@ pub struct AwsPorts {
 }
 
 impl AwsPorts {
-    /// Reads the environment (see the table above) and builds the clients.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = sdk_config().await;
-        let bucket = std::env::var("TRANCHE_BUCKET")
-            .ok()
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| {
-                ConfigError(
-                    "TRANCHE_BUCKET is not set: name the S3 bucket for batch files, mandate \
-                     documents and bank files"
-                        .to_owned(),
-                )
-            })?;
-        let queue_url = std::env::var("TRANCHE_BATCH_QUEUE_URL")
-            .ok()
-            .filter(|u| !u.is_empty());
-        let from = std::env::var("TRANCHE_MAIL_FROM")
-            .ok()
-            .filter(|f| !f.is_empty());
-        Ok(Self::new(
-            &config,
-            Tables::from_env(),
-            bucket,
-            queue_url,
-            from,
-        ))
-    }
-
     /// The adapters on explicit names, for tests.
     pub fn new(
         config: &SdkConfig,
@@ -150,22 +240,15 @@ impl AwsPorts {
         queue_url: Option<String>,
         mail_from: Option<String>,
     ) -> Self {
-        let sqs = aws_sdk_sqs::Client::new(config);
         Self {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(config), tables),
             files: S3FileStore::new(s3_client(config), bucket),
             mailer: SesMailer::new(aws_sdk_sesv2::Client::new(config), mail_from),
-            batch_queue: queue_url.map(|url| BatchRequestQueue::new(sqs, url)),
+            batch_queue: queue_url.map(|url| sqs_batch_queue(config, url)),
         }
     }
 
-    /// The [`Ports`] of a Lambda function: these adapters, the given PDF renderer (it lives in
-    /// the mandate-signing crate) and the real clock.
-    pub fn ports(&self, documents: Arc<dyn DocumentRenderer>) -> Ports {
-        self.ports_with_clock(documents, Arc::new(SystemClock))
-    }
-
-    /// As [`AwsPorts::ports`], with a chosen clock (tests pin the day).
+    /// Every port on these adapters, with the given PDF renderer and clock (tests pin the day).
     pub fn ports_with_clock(
         &self,
         documents: Arc<dyn DocumentRenderer>,
@@ -187,6 +270,11 @@ impl AwsPorts {
             documents,
             clock,
         }
+    }
+
+    /// As [`AwsPorts::ports_with_clock`], on the real clock.
+    pub fn ports(&self, documents: Arc<dyn DocumentRenderer>) -> Ports {
+        self.ports_with_clock(documents, Arc::new(SystemClock))
     }
 }
 
