@@ -62,7 +62,7 @@ impl MotoAccount {
     /// (see [`endpoint`]).
     pub async fn new(test: &str) -> Option<Arc<MotoAccount>> {
         let endpoint = endpoint(test)?;
-        let config = emulator_sdk_config(&endpoint).await;
+        let config = emulator_sdk_config(&endpoint);
         let name = random_reference(10).to_ascii_lowercase();
         let tables = Tables::with_prefix(&format!("t{name}-"));
         let bucket = format!("tranche-{name}");

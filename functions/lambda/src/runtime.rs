@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request};
 use lambda_http::request::RequestContext;
 use lambda_runtime::Diagnostic;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tranche_aws::Names;
 pub use tranche_aws::{Wiring, s3_files, ses_mailer};
 use tranche_domain::daily::BatchRequests;
@@ -29,8 +30,44 @@ pub enum StartError {
 /// `LoggingConfig: {LogFormat: JSON}` sets `AWS_LAMBDA_LOG_FORMAT=JSON`), at
 /// `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`), INFO by default. Each line carries the span fields
 /// the runtime adds: `requestId` and `xrayTraceId`.
+///
+/// The filter is tracing-subscriber's `Targets` (a level, or `target=level` directives), not
+/// its regex-based `EnvFilter`, which lambda_runtime's own default subscriber would link into
+/// every binary.
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use tracing_subscriber::prelude::*;
+
+    let filter = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let lines = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .without_time();
+    let logs = tracing_subscriber::registry().with(filter);
+    if json {
+        logs.with(lines.json()).init();
+    } else {
+        logs.with(lines).init();
+    }
+}
+
+/// The log filter of `AWS_LAMBDA_LOG_LEVEL` (Lambda's level: `TRACE` to `FATAL`, which has no
+/// tracing level and means `ERROR`), else of `RUST_LOG` (a level or `target=level`
+/// directives), else INFO. A value that does not parse means INFO, as in lambda_runtime.
+pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    let info = Targets::new().with_default(LevelFilter::INFO);
+    match (lambda_level, rust_log) {
+        (Some(level), _) if level.eq_ignore_ascii_case("fatal") => {
+            Targets::new().with_default(LevelFilter::ERROR)
+        }
+        (Some(level), _) => level
+            .parse::<LevelFilter>()
+            .map_or(info, |level| Targets::new().with_default(level)),
+        (None, Some(directives)) => directives.parse().unwrap_or(info),
+        (None, None) => info,
+    }
 }
 
 fn required(name: &'static str) -> Result<String, StartError> {
@@ -57,7 +94,7 @@ pub fn links_from_env() -> Result<Links, StartError> {
 /// wiring names (S3, SES, the PDF renderer), built once, here, before the first event, and
 /// reused by every invocation of the execution environment.
 pub async fn ports_from_env(wiring: Wiring) -> Result<Ports, StartError> {
-    let config = adapters::sdk_config().await;
+    let config = adapters::sdk_config().await?;
     wiring
         .ports(config, &Names::from_env(), Arc::new(SystemClock))
         .map_err(|e| StartError::Adapters(e.to_string()))
@@ -69,7 +106,7 @@ pub async fn batch_requests_from_env() -> Result<Box<dyn BatchRequests>, StartEr
     let queue_url = Names::from_env()
         .queue_url
         .ok_or(StartError::MissingVariable("TRANCHE_BATCH_QUEUE_URL"))?;
-    let config = adapters::sdk_config().await;
+    let config = adapters::sdk_config().await?;
     Ok(Box::new(tranche_aws::sqs_batch_queue(config, queue_url)))
 }
 
@@ -90,10 +127,16 @@ mod adapters {
     use tokio::sync::OnceCell;
     use tranche_aws::SdkConfig;
 
+    use super::StartError;
+
     static CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
 
-    pub(super) async fn sdk_config() -> &'static SdkConfig {
-        CONFIG.get_or_init(tranche_aws::sdk_config).await
+    pub(super) async fn sdk_config() -> Result<&'static SdkConfig, StartError> {
+        CONFIG
+            .get_or_try_init(|| async {
+                tranche_aws::sdk_config().map_err(|e| StartError::Adapters(e.to_string()))
+            })
+            .await
     }
 }
 
@@ -154,6 +197,35 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_log_filter_takes_lambdas_level_first_then_rust_log_then_info() {
+        use tracing::Level;
+        let enabled =
+            |filter: &Targets, target: &str, level: Level| filter.would_enable(target, &level);
+
+        let debug = log_filter(Some("DEBUG"), Some("error"));
+        assert!(enabled(&debug, "tranche_domain", Level::DEBUG));
+        assert!(!enabled(&debug, "tranche_domain", Level::TRACE));
+
+        let fatal = log_filter(Some("FATAL"), None);
+        assert!(enabled(&fatal, "tranche_domain", Level::ERROR));
+        assert!(!enabled(&fatal, "tranche_domain", Level::WARN));
+
+        let directives = log_filter(None, Some("warn,tranche_domain=trace"));
+        assert!(enabled(&directives, "tranche_domain::daily", Level::TRACE));
+        assert!(!enabled(&directives, "aws_smithy_runtime", Level::INFO));
+        assert!(enabled(&directives, "aws_smithy_runtime", Level::WARN));
+
+        for unreadable in [
+            log_filter(Some("loud"), None),
+            log_filter(None, Some("=?")),
+            log_filter(None, None),
+        ] {
+            assert!(enabled(&unreadable, "tranche_domain", Level::INFO));
+            assert!(!enabled(&unreadable, "tranche_domain", Level::DEBUG));
+        }
+    }
 
     #[test]
     fn a_diagnostic_names_the_retry_class_and_the_whole_cause_chain() {

@@ -54,31 +54,62 @@ fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
-/// The SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL` for
-/// a local emulator), on the rustls/ring HTTPS client.
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client())
-        .load()
-        .await
+/// The SDK configuration of a Lambda function, from its environment: the region
+/// (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, which Lambda sets), and `AWS_ENDPOINT_URL` for
+/// an emulator; on the rustls/ring HTTPS client.
+///
+/// Built from these variables alone instead of `aws_config::defaults(..).load()`, whose
+/// provider chain (profile files, SSO, web identity through STS, the container and instance
+/// metadata services) a Lambda function never reaches but every binary would link.
+pub fn sdk_config() -> Result<SdkConfig, ConfigError> {
+    sdk_config_from(|name| std::env::var(name).ok())
 }
 
-/// The SDK configuration for an emulator (moto) at `endpoint`: fixed test credentials and the
-/// region `eu-central-1`, whatever the environment says. For tests.
-pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("eu-central-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "tranche-emulator",
-        ))
-        .load()
-        .await
+/// [`sdk_config`] on the variables `var` answers (an empty value counts as unset).
+pub fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
+    let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+    let required = |name: &str| {
+        var(name).ok_or_else(|| {
+            ConfigError(format!(
+                "{name} is not set: Lambda sets it (the function's region and execution role); \
+                 to run a function elsewhere, set AWS_REGION, AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN with temporary credentials)"
+            ))
+        })
+    };
+    let region = match var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+        Some(region) => region,
+        None => required("AWS_REGION")?,
+    };
+    let credentials = Credentials::new(
+        required("AWS_ACCESS_KEY_ID")?,
+        required("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http_client());
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
+}
+
+/// The SDK configuration for an emulator (moto) at `endpoint`: [`sdk_config_from`] with fixed
+/// test credentials and the region `eu-central-1`, whatever the environment says. For tests.
+pub fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_from(|name| match name {
+        "AWS_REGION" => Some("eu-central-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
+        _ => None,
+    })
+    .expect("the emulator's variables are complete")
 }
 
 /// An S3 client for `config`. `TRANCHE_S3_FORCE_PATH_STYLE=true` (or an `AWS_ENDPOINT_URL` on
@@ -106,7 +137,7 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 /// | `TRANCHE_BATCH_QUEUE_URL` | the SQS queue of batch requests (only the daily scheduler sends) |
 /// | `TRANCHE_MAIL_FROM` | the sender of every e-mail, a verified SES identity (optional: else each e-mail's own `from`) |
 /// | `TRANCHE_S3_FORCE_PATH_STYLE` | `true` for an S3 emulator on `host:port` |
-/// | `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials | as the AWS SDK reads them |
+/// | `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT_URL` | the SDK configuration ([`sdk_config`]); Lambda sets all but the endpoint |
 #[derive(Debug, Clone)]
 pub struct Names {
     pub tables: Tables,
@@ -306,5 +337,64 @@ pub async fn provision_all(
                 .map_err(|e| ConfigError(e.to_string()))?,
         )),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<SdkConfig, ConfigError> {
+        sdk_config_from(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_sdk_configuration_takes_region_credentials_and_endpoint_from_the_variables() {
+        let config = from(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ])
+        .unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.credentials_provider().is_some());
+        assert_eq!(config.endpoint_url(), None);
+
+        let config = from(&[
+            ("AWS_DEFAULT_REGION", "eu-central-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-central-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn a_missing_region_or_credential_is_named_with_what_sets_it() {
+        let no_secret = from(&[("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            no_secret.starts_with("AWS_SECRET_ACCESS_KEY is not set: Lambda sets it"),
+            "{no_secret}"
+        );
+        let no_region = from(&[
+            ("AWS_REGION", " "),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            no_region.starts_with("AWS_REGION is not set"),
+            "{no_region}"
+        );
     }
 }
