@@ -50,7 +50,7 @@ pub fn endpoint(test: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct MotoAccount {
     pub endpoint: String,
-    pub config: aws_config::SdkConfig,
+    pub config: tranche_aws::SdkConfig,
     pub tables: Tables,
     pub bucket: String,
     pub queue_url: String,

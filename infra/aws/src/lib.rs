@@ -25,10 +25,9 @@ pub mod sqs;
 
 use std::sync::Arc;
 
-pub use aws_config::SdkConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_smithy_http_client::tls;
+pub use aws_types::SdkConfig;
 use tranche_domain::ports::{
     Clock, DocumentRenderer, FileStore, Mailer, NotWired, Ports, SystemClock,
 };
