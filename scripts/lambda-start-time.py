@@ -107,14 +107,18 @@ def main():
         raise SystemExit(f"no {LAMBDA_DIR}/*/bootstrap: run `cargo lambda build --release` first")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"{'function':<18} {'size':>9} {'median':>8} {'p90':>8} {'max':>8}  ({RUNS} starts)")
+    print(
+        f"{'function':<18} {'bytes':>11} {'MB':>6} {'MiB':>6} {'median':>8} {'p90':>8} {'max':>8}"
+        f"  ({RUNS} starts)"
+    )
     for bootstrap in bootstraps:
         function = bootstrap.parent.name
         times = sorted(measure(bootstrap, function, server) for _ in range(RUNS))
-        size = bootstrap.stat().st_size / (1024 * 1024)
+        size = bootstrap.stat().st_size
         p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
         print(
-            f"{function:<18} {size:>6.2f} MB {statistics.median(times):>6.1f}ms "
+            f"{function:<18} {size:>11,} {size / 1e6:>6.2f} {size / 2**20:>6.2f} "
+            f"{statistics.median(times):>6.1f}ms "
             f"{p90:>6.1f}ms {times[-1]:>6.1f}ms"
         )
     server.shutdown()
