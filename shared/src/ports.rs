@@ -463,6 +463,71 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
 }
 
+/// A store that keeps every kind of record behind the store ports, as the SQLite and DynamoDB
+/// adapters each do.
+pub trait Store:
+    CreditorStore
+    + PlanStore
+    + MandateStore
+    + CollectionStore
+    + TaskStore
+    + EventStore
+    + TransactionalStore
+    + IdempotencyStore
+    + ApiKeyStore
+    + 'static
+{
+}
+
+impl<S> Store for S where
+    S: CreditorStore
+        + PlanStore
+        + MandateStore
+        + CollectionStore
+        + TaskStore
+        + EventStore
+        + TransactionalStore
+        + IdempotencyStore
+        + ApiKeyStore
+        + 'static
+{
+}
+
+/// The ports that are not the store.
+pub struct Services {
+    pub files: Arc<dyn FileStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub documents: Arc<dyn DocumentRenderer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// Every store port on the one `store`, and `services` for the rest.
+    pub fn on_store<S: Store>(store: Arc<S>, services: Services) -> Self {
+        let Services {
+            files,
+            mailer,
+            documents,
+            clock,
+        } = services;
+        Self {
+            creditors: store.clone(),
+            plans: store.clone(),
+            mandates: store.clone(),
+            collections: store.clone(),
+            tasks: store.clone(),
+            events: store.clone(),
+            transactions: store.clone(),
+            idempotency: store.clone(),
+            api_keys: store,
+            files,
+            mailer,
+            documents,
+            clock,
+        }
+    }
+}
+
 /// Renders the mandate document as a PDF (printpdf in the functions; kept behind a port so the
 /// domain stays free of rendering crates).
 pub trait DocumentRenderer: Send + Sync {

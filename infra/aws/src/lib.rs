@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_smithy_http_client::tls;
 pub use aws_types::SdkConfig;
 use tranche_domain::ports::{
-    Clock, DocumentRenderer, FileStore, Mailer, NotWired, Ports, SystemClock,
+    Clock, DocumentRenderer, FileStore, Mailer, NotWired, Ports, Services, SystemClock,
 };
 
 pub use dynamodb::{
@@ -201,30 +201,24 @@ impl Wiring {
             aws_sdk_dynamodb::Client::new(config),
             names.tables.clone(),
         ));
-        Ok(Ports {
-            creditors: store.clone(),
-            plans: store.clone(),
-            mandates: store.clone(),
-            collections: store.clone(),
-            tasks: store.clone(),
-            events: store.clone(),
-            transactions: store.clone(),
-            idempotency: store.clone(),
-            api_keys: store,
-            files: match self.files {
-                Some(files) => files(config, names)?,
-                None => not_wired.clone(),
+        Ok(Ports::on_store(
+            store,
+            Services {
+                files: match self.files {
+                    Some(files) => files(config, names)?,
+                    None => not_wired.clone(),
+                },
+                mailer: match self.mailer {
+                    Some(mailer) => mailer(config, names),
+                    None => not_wired.clone(),
+                },
+                documents: match self.documents {
+                    Some(documents) => documents(),
+                    None => not_wired,
+                },
+                clock,
             },
-            mailer: match self.mailer {
-                Some(mailer) => mailer(config, names),
-                None => not_wired.clone(),
-            },
-            documents: match self.documents {
-                Some(documents) => documents(),
-                None => not_wired,
-            },
-            clock,
-        })
+        ))
     }
 }
 
@@ -285,22 +279,15 @@ impl AwsPorts {
         documents: Arc<dyn DocumentRenderer>,
         clock: Arc<dyn Clock>,
     ) -> Ports {
-        let store = Arc::new(self.store.clone());
-        Ports {
-            creditors: store.clone(),
-            plans: store.clone(),
-            mandates: store.clone(),
-            collections: store.clone(),
-            tasks: store.clone(),
-            events: store.clone(),
-            transactions: store.clone(),
-            idempotency: store.clone(),
-            api_keys: store,
-            files: Arc::new(self.files.clone()),
-            mailer: Arc::new(self.mailer.clone()),
-            documents,
-            clock,
-        }
+        Ports::on_store(
+            Arc::new(self.store.clone()),
+            Services {
+                files: Arc::new(self.files.clone()),
+                mailer: Arc::new(self.mailer.clone()),
+                documents,
+                clock,
+            },
+        )
     }
 
     /// As [`AwsPorts::ports_with_clock`], on the real clock.

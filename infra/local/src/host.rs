@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tranche_domain::error::StoreError;
-use tranche_domain::ports::{Clock, FixedDayClock, Ports, SystemClock};
+use tranche_domain::ports::{Clock, FixedDayClock, Ports, Services, SystemClock};
 use tranche_domain::secrets;
 use tranche_http::ApiState;
 
@@ -75,21 +75,15 @@ pub fn open_ports(data: &Path, clock: Arc<dyn Clock>) -> Result<Ports, HostError
     })?;
     let mailer = OutboxMailer::open(&data.join("outbox"), clock.clone())
         .map_err(|e| folder_error(std::io::Error::other(e.to_string())))?;
-    Ok(Ports {
-        creditors: store.clone(),
-        plans: store.clone(),
-        mandates: store.clone(),
-        collections: store.clone(),
-        tasks: store.clone(),
-        events: store.clone(),
-        transactions: store.clone(),
-        idempotency: store.clone(),
-        api_keys: store,
-        files: Arc::new(files),
-        mailer: Arc::new(mailer),
-        documents: Arc::new(tranche_mandate_signing::document::PdfRenderer),
-        clock,
-    })
+    Ok(Ports::on_store(
+        store,
+        Services {
+            files: Arc::new(files),
+            mailer: Arc::new(mailer),
+            documents: Arc::new(tranche_mandate_signing::document::PdfRenderer),
+            clock,
+        },
+    ))
 }
 
 /// Registers the operator API key (only its hash is stored). Without one, a new key is made
