@@ -123,8 +123,8 @@ pub async fn process_bank_file(
 /// Large on purpose: each change rewrites rows at random places in their tables and indexes,
 /// and a page that several changes of one transaction touch is written to SQLite's log once.
 /// On 100 000 returns (README, Figures) groups of 8 192 take the file-system output from 35 GB
-/// to 11 GB and the time from about 40 s to 25 s, for 200 MB more memory; 256 took twice as
-/// long. The price: a crash between a group's commit and its e-mails loses up to this many
+/// to 11 GB and the time from about 40 s to 25 s, for up to 460 MB more peak memory (707 MiB
+/// with the outbox); 256 took half as long again. The price: a crash between a group's commit and its e-mails loses up to this many
 /// notices (a retry of the file finds the items applied and sends none).
 const GROUP: usize = 8192;
 /// Items whose collections (and plans) are read ahead in one store call: a group never spans

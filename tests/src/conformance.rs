@@ -62,7 +62,7 @@ use tranche_domain::pain008::SequenceType;
 use tranche_domain::plan::{Plan, PlanId, PlanStatus, SelfServiceToken, SigningToken};
 use tranche_domain::ports::{
     ApiKeyStore, CollectionStore, CreditorStore, EventStore, IdempotencyRecord, IdempotencyStore,
-    MandateStore, PlanQuery, PlanStore, StoredResponse, TransactionalStore, Write,
+    MandateStore, PlanQuery, PlanStore, Store, StoredResponse, TransactionalStore, Write,
 };
 use tranche_domain::secrets::{random_id, random_reference, random_token, sha256_hex};
 
@@ -91,18 +91,7 @@ pub struct Stores {
 
 impl Stores {
     /// Every port from one store value.
-    pub fn from_store<S>(store: S) -> Self
-    where
-        S: CreditorStore
-            + PlanStore
-            + MandateStore
-            + CollectionStore
-            + EventStore
-            + TransactionalStore
-            + IdempotencyStore
-            + ApiKeyStore
-            + 'static,
-    {
+    pub fn from_store<S: Store>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             creditors: store.clone(),
