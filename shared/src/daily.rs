@@ -42,7 +42,7 @@ use crate::group_commit;
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::pain008::SequenceType;
-use crate::plan::{InstalmentStatus, Plan, PlanStatus};
+use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
 use crate::ports::{CollectionQuery, Email, Ports, Write};
 use crate::secrets;
 use crate::signing::Links;
@@ -180,6 +180,12 @@ async fn run(
 
     let mut touched: BTreeSet<(String, String, NaiveDate)> = BTreeSet::new();
     let mut after: Option<String> = None;
+    // Works wait for their commit across pages of the work list, so a commit holds up to
+    // [`GROUP`] plans whatever the page size. A later page never holds a plan of an uncommitted
+    // work (the list goes on after the last plan read), and a mandate an uncommitted work
+    // changes is read again only after that work is committed.
+    let mut works: Vec<PlanWork> = Vec::new();
+    let mut written_mandates: HashSet<String> = HashSet::new();
     loop {
         let page = ports
             .plans
@@ -200,19 +206,13 @@ async fn run(
             .into_iter()
             .map(|m| (m.id.0.clone(), m))
             .collect();
-        let mut works = Vec::with_capacity(page.items.len());
-        let mut written_mandates: HashSet<String> = HashSet::new();
         for plan in &page.items {
             if let Some(id) = &plan.mandate_id
                 && written_mandates.contains(id)
             {
                 let committed = commit_grouped(ports, std::mem::take(&mut works)).await?;
                 finish_works(ports, committed, &mut touched, &mut report).await?;
-                written_mandates.clear();
-                match ports.mandates.get_mandate(&MandateId(id.clone())).await? {
-                    Some(fresh) => mandates.insert(id.clone(), fresh),
-                    None => mandates.remove(id),
-                };
+                read_again(ports, &mut mandates, &mut written_mandates).await?;
             }
             let mandate = plan.mandate_id.as_ref().and_then(|id| mandates.get(id));
             let work = process_plan(
@@ -231,13 +231,18 @@ async fn run(
             }));
             works.push(work);
         }
-        let committed = commit_grouped(ports, works).await?;
-        finish_works(ports, committed, &mut touched, &mut report).await?;
+        if works.len() >= GROUP {
+            let committed = commit_grouped(ports, std::mem::take(&mut works)).await?;
+            finish_works(ports, committed, &mut touched, &mut report).await?;
+            written_mandates.clear();
+        }
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
+    let committed = commit_grouped(ports, works).await?;
+    finish_works(ports, committed, &mut touched, &mut report).await?;
 
     // Batches a crashed or failed run left unfinished are finished by their request, even
     // when none of their collections is still scheduled.
@@ -427,7 +432,7 @@ struct PlanWork {
 
 /// How many plans' writes go into one transaction: one commit (and one disk sync) per group
 /// instead of per plan.
-const GROUP: usize = 1000;
+const GROUP: usize = 4096;
 
 /// Counts committed works in the report, notes the batches they touched and opens their tasks.
 async fn finish_works(
@@ -899,6 +904,11 @@ async fn settle_collections(
     report: &mut DailyReport,
 ) -> Result<(), UseCaseError> {
     let mut after: Option<String> = None;
+    // As for the work list: works wait for their commit across pages, up to [`GROUP`] plans,
+    // and a plan or mandate an uncommitted work writes is read again after that work's commit.
+    let mut works: Vec<PlanWork> = Vec::new();
+    let mut pending_plans: HashSet<String> = HashSet::new();
+    let mut pending_mandates: HashSet<String> = HashSet::new();
     loop {
         let page = ports
             .collections
@@ -913,34 +923,114 @@ async fn settle_collections(
                 due.push(collection);
             }
         }
-        let mut works = Vec::new();
+        // The page's plans, and the mandates a first collection moves on, in one read each.
+        let plan_ids: Vec<PlanId> = due.iter().map(|c| c.plan_id.clone()).collect();
+        let mut plans: HashMap<String, Plan> = ports
+            .plans
+            .get_plans(&plan_ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.0.clone(), p))
+            .collect();
+        let mandate_ids: Vec<MandateId> = due
+            .iter()
+            .filter(|c| c.sequence_type == SequenceType::First)
+            .map(|c| c.mandate_id.clone())
+            .collect();
+        let mut mandates: HashMap<String, Mandate> = ports
+            .mandates
+            .get_mandates(&mandate_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id.0.clone(), m))
+            .collect();
         for group in due.chunk_by(|a, b| a.plan_id == b.plan_id) {
-            works.push(settle_plan_collections(ports, group).await?);
+            let first = group[0];
+            if pending_plans.contains(&first.plan_id.0)
+                || pending_mandates.contains(&first.mandate_id.0)
+            {
+                settle_committed(ports, std::mem::take(&mut works), report).await?;
+                // A plan is taken out of `plans` when its work is built, so only this one is
+                // read again; every mandate the commit wrote that this page holds is.
+                if pending_plans.remove(&first.plan_id.0) {
+                    match ports.plans.get_plan(&first.plan_id).await? {
+                        Some(fresh) => plans.insert(fresh.id.0.clone(), fresh),
+                        None => plans.remove(&first.plan_id.0),
+                    };
+                }
+                pending_plans.clear();
+                read_again(ports, &mut mandates, &mut pending_mandates).await?;
+            }
+            let Some(plan) = plans.remove(&first.plan_id.0) else {
+                continue;
+            };
+            let mandate = mandates.get(&first.mandate_id.0).cloned();
+            let work = settle_plan_collections(ports, group, plan, mandate);
+            pending_plans.insert(first.plan_id.0.clone());
+            for write in &work.writes {
+                if let Write::UpdateMandate(m) = write {
+                    pending_mandates.insert(m.id.0.clone());
+                }
+            }
+            works.push(work);
         }
-        for work in commit_grouped(ports, works).await? {
-            report.collections_settled += work.collections_settled;
-            report.plans_completed += work.plans_completed;
+        if works.len() >= GROUP {
+            settle_committed(ports, std::mem::take(&mut works), report).await?;
+            pending_plans.clear();
+            pending_mandates.clear();
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(()),
+            None => break,
         }
     }
+    settle_committed(ports, works, report).await
 }
 
-/// The writes that settle some collections of one plan.
-async fn settle_plan_collections(
+/// After a commit of works that wrote the mandates in `written`: reads again those of them
+/// that `mandates` holds, as the commit left them (a mandate deleted meanwhile leaves the map),
+/// and empties `written`.
+async fn read_again(
+    ports: &Ports,
+    mandates: &mut HashMap<String, Mandate>,
+    written: &mut HashSet<String>,
+) -> Result<(), UseCaseError> {
+    let stale: Vec<MandateId> = written
+        .drain()
+        .filter(|id| mandates.remove(id).is_some())
+        .map(MandateId)
+        .collect();
+    for fresh in ports.mandates.get_mandates(&stale).await? {
+        mandates.insert(fresh.id.0.clone(), fresh);
+    }
+    Ok(())
+}
+
+/// Commits settlement works and counts what they did.
+async fn settle_committed(
+    ports: &Ports,
+    works: Vec<PlanWork>,
+    report: &mut DailyReport,
+) -> Result<(), UseCaseError> {
+    for work in commit_grouped(ports, works).await? {
+        report.collections_settled += work.collections_settled;
+        report.plans_completed += work.plans_completed;
+    }
+    Ok(())
+}
+
+/// The writes that settle some collections of `plan`, as stored, and move on `mandate` (as
+/// stored, when it was read) after a first collection.
+fn settle_plan_collections(
     ports: &Ports,
     collections: &[&Collection],
-) -> Result<PlanWork, UseCaseError> {
+    mut plan: Plan,
+    mandate: Option<Mandate>,
+) -> PlanWork {
     let now = ports.clock.now();
-    let mut work = PlanWork::default();
-    let Some(first) = collections.first() else {
-        return Ok(work);
-    };
-    work.plan_id = first.plan_id.0.clone();
-    let Some(mut plan) = ports.plans.get_plan(&first.plan_id).await? else {
-        return Ok(work);
+    let mut work = PlanWork {
+        plan_id: plan.id.0.clone(),
+        ..PlanWork::default()
     };
     let mut first_settled = false;
     for collection in collections {
@@ -1009,7 +1099,7 @@ async fn settle_plan_collections(
 
     // A first collection that was not rejected moves its mandate on to RCUR.
     if first_settled
-        && let Some(mut mandate) = ports.mandates.get_mandate(&first.mandate_id).await?
+        && let Some(mut mandate) = mandate
         && mandate.next_sequence == Some(SequenceType::First)
     {
         mandate.next_sequence = Some(SequenceType::Recurrent);
@@ -1017,7 +1107,7 @@ async fn settle_plan_collections(
         mandate.version += 1;
         work.writes.push(Write::UpdateMandate(mandate));
     }
-    Ok(work)
+    work
 }
 
 /// Warns about and expires mandates that reach 36 months without a collection.

@@ -66,8 +66,9 @@ pub trait PlanStore: Send + Sync {
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Plans whose `next_action_on` is on or before `day`, in id order: the daily job's work
-    /// list, an index query (a sharded GSI in DynamoDB), never a scan.
+    /// Plans whose `next_action_on` is on or before `day`, each once, in the order of the
+    /// store's index (`next` is an opaque cursor): the daily job's work list, an index query (a
+    /// sharded GSI in DynamoDB), never a scan.
     async fn plans_due_by(
         &self,
         day: NaiveDate,
@@ -161,8 +162,8 @@ pub trait CollectionStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Collection>, StoreError>;
-    /// Batched or submitted collections dated on or before `day`, in id order: the candidates
-    /// for settlement.
+    /// Batched or submitted collections dated on or before `day`, each once, in the order of the
+    /// store's index (`next` is an opaque cursor): the candidates for settlement.
     async fn unsettled_collections_by(
         &self,
         day: NaiveDate,

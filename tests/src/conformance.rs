@@ -168,6 +168,8 @@ macro_rules! store_conformance_tests {
             a_batch_update_at_a_stale_revision_fails_and_changes_nothing,
             a_batch_opened_with_its_collections_commits_both_or_neither,
             unfinished_batches_come_back_once_each_in_id_order_across_pages,
+            the_daily_work_list_holds_every_due_plan_once_across_pages,
+            unsettled_collections_come_back_once_each_across_statuses_and_pages,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -2395,4 +2397,147 @@ pub async fn unfinished_batches_come_back_once_each_in_id_order_across_pages(sto
 
     batches.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(found, batches);
+}
+
+/// A day long before every other fixture's dates, so that the work lists below hold the plans
+/// and collections of the check that asks, and few of anyone else's in a shared store.
+fn early(day: &str) -> chrono::NaiveDate {
+    day.parse().expect("a fixture date")
+}
+
+/// The daily job's work list, walked two plans at a time: every plan due on or before the day
+/// comes back once, several on one date included, and no plan due later or never.
+pub async fn the_daily_work_list_holds_every_due_plan_once_across_pages(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let dates = [
+        Some("2019-03-01"),
+        Some("2019-03-04"),
+        Some("2019-03-04"),
+        Some("2019-03-04"),
+        Some("2019-03-05"),
+        Some("2019-03-06"),
+        None,
+    ];
+    let mut due = BTreeSet::new();
+    for date in dates {
+        let mut plan = plan(&unique_plan_id(), &creditor_id, PlanStatus::Active);
+        plan.next_action_on = date.map(early);
+        stores
+            .plans
+            .insert_plan(&plan, &signing_token(&plan))
+            .await
+            .expect("a new plan is inserted");
+        if plan
+            .next_action_on
+            .is_some_and(|d| d <= early("2019-03-05"))
+        {
+            due.insert(plan.id.0.clone());
+        }
+    }
+
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = stores
+            .plans
+            .plans_due_by(early("2019-03-05"), after.as_deref(), 2)
+            .await
+            .expect("the work list answers");
+        assert!(page.items.len() <= 2, "a page holds at most `limit` plans");
+        for plan in page.items {
+            assert!(
+                plan.next_action_on
+                    .is_some_and(|d| d <= early("2019-03-05")),
+                "plan {} is not due on the day",
+                plan.id
+            );
+            if plan.creditor_id == creditor_id {
+                found.push(plan.id.0);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(found.len() < 100_000, "paging never ends");
+    }
+
+    let once: BTreeSet<String> = found.iter().cloned().collect();
+    assert_eq!(once.len(), found.len(), "a plan came back twice: {found:?}");
+    assert_eq!(once, due);
+}
+
+/// The candidates for settlement, walked two at a time: every batched or submitted collection
+/// dated on or before the day comes back once, across both statuses, and none settled,
+/// rejected or dated later.
+pub async fn unsettled_collections_come_back_once_each_across_statuses_and_pages(stores: &Stores) {
+    let creditor_id = unique_creditor_id();
+    let kinds = [
+        (CollectionStatus::Batched, "2019-04-01"),
+        (CollectionStatus::Batched, "2019-04-02"),
+        (CollectionStatus::Batched, "2019-04-02"),
+        (CollectionStatus::Batched, "2019-04-09"),
+        (CollectionStatus::Submitted, "2019-04-01"),
+        (CollectionStatus::Submitted, "2019-04-02"),
+        (CollectionStatus::Submitted, "2019-04-03"),
+        (CollectionStatus::Settled, "2019-04-01"),
+        (CollectionStatus::Rejected, "2019-04-02"),
+    ];
+    let day = early("2019-04-03");
+    let mut unsettled = BTreeSet::new();
+    let mut inserts = Vec::new();
+    for (status, date) in kinds {
+        let mut collection = batched_collection(&creditor_id, 1);
+        collection.status = status;
+        collection.collection_date = early(date);
+        if matches!(
+            status,
+            CollectionStatus::Batched | CollectionStatus::Submitted
+        ) && collection.collection_date <= day
+        {
+            unsettled.insert(collection.id.clone());
+        }
+        inserts.push(Write::InsertCollection(collection));
+    }
+    stores.transactions.commit(&inserts).await.unwrap();
+
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = stores
+            .collections
+            .unsettled_collections_by(day, after.as_deref(), 2)
+            .await
+            .expect("the settlement list answers");
+        assert!(
+            page.items.len() <= 2,
+            "a page holds at most `limit` collections"
+        );
+        for collection in page.items {
+            assert!(
+                matches!(
+                    collection.status,
+                    CollectionStatus::Batched | CollectionStatus::Submitted
+                ) && collection.collection_date <= day,
+                "collection {} is not waiting for settlement on the day",
+                collection.id
+            );
+            if collection.creditor_id == creditor_id {
+                found.push(collection.id);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(found.len() < 100_000, "paging never ends");
+    }
+
+    let once: BTreeSet<String> = found.iter().cloned().collect();
+    assert_eq!(
+        once.len(),
+        found.len(),
+        "a collection came back twice: {found:?}"
+    );
+    assert_eq!(once, unsettled);
 }

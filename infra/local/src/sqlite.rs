@@ -612,13 +612,21 @@ impl PlanStore for SqliteStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Plan>, StoreError> {
+        // In the order of the index on (next_action_on, id), with a cursor of both: a page is a
+        // range of the index, never a sort of every plan that is due.
         let mut values = vec![Value::Text(day.to_string())];
-        let sql = with_cursor(
-            "SELECT id, body FROM plans WHERE next_action_on IS NOT NULL AND next_action_on <= ?1"
-                .to_owned(),
-            &mut values,
-            after,
+        let mut sql = String::from(
+            "SELECT next_action_on || '|' || id, body FROM plans \
+             WHERE next_action_on IS NOT NULL AND next_action_on <= ?1",
         );
+        if let Some((date, id)) = after.map(split_cursor) {
+            values.extend([Value::Text(date), Value::Text(id)]);
+            sql.push_str(" AND (next_action_on, id) > (?2, ?3)");
+        }
+        sql.push_str(&format!(
+            " ORDER BY next_action_on, id LIMIT ?{}",
+            values.len() + 1
+        ));
         self.run(move |connection| page_of(connection, "plans", &sql, values, limit))
             .await
     }
@@ -1268,6 +1276,16 @@ fn with_cursor(mut sql: String, values: &mut Vec<Value>, after: Option<&str>) ->
     sql
 }
 
+/// The collection statuses that wait for settlement, in the order they are listed.
+const UNSETTLED: [&str; 2] = ["batched", "submitted"];
+
+/// A cursor of several keys, `first|rest`: its first key and the rest (empty when the cursor
+/// holds one key).
+fn split_cursor(cursor: &str) -> (String, String) {
+    let (first, rest) = cursor.split_once('|').unwrap_or((cursor, ""));
+    (first.to_owned(), rest.to_owned())
+}
+
 fn task_status(status: TaskStatus) -> &'static str {
     match status {
         TaskStatus::Open => "open",
@@ -1366,16 +1384,54 @@ impl CollectionStore for SqliteStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Collection>, StoreError> {
-        let mut values = vec![Value::Text(day.to_string())];
-        let sql = with_cursor(
-            "SELECT id, body FROM collections WHERE status IN ('batched', 'submitted') \
-             AND collection_date <= ?1"
-                .to_owned(),
-            &mut values,
-            after,
-        );
-        self.run(move |connection| page_of(connection, "collections", &sql, values, limit))
-            .await
+        // One status after the other, each a range of the index on (status, collection_date,
+        // id), with a cursor of all three: a page never sorts every unsettled collection.
+        let (status, rest) = match after.map(split_cursor) {
+            Some((status, rest)) => (status, Some(rest)),
+            None => (UNSETTLED[0].to_owned(), None),
+        };
+        let day = day.to_string();
+        self.run(move |connection| {
+            let mut rest = rest;
+            let mut found = Page {
+                items: Vec::new(),
+                next: None,
+            };
+            for &status in UNSETTLED.iter().skip_while(|s| **s != status) {
+                let mut values = vec![Value::Text(status.to_owned()), Value::Text(day.clone())];
+                let mut sql = String::from(
+                    "SELECT status || '|' || collection_date || '|' || id, body FROM collections \
+                     WHERE status = ?1 AND collection_date <= ?2",
+                );
+                if let Some((date, id)) = rest.take().as_deref().map(split_cursor) {
+                    values.extend([Value::Text(date), Value::Text(id)]);
+                    sql.push_str(" AND (collection_date, id) > (?3, ?4)");
+                }
+                sql.push_str(&format!(
+                    " ORDER BY collection_date, id LIMIT ?{}",
+                    values.len() + 1
+                ));
+                let wanted = limit.saturating_sub(found.items.len() as u32);
+                let page: Page<Collection> =
+                    page_of(connection, "collections", &sql, values, wanted)?;
+                found.items.extend(page.items);
+                if page.next.is_some() {
+                    found.next = page.next;
+                    break;
+                }
+                if found.items.len() as u32 >= limit {
+                    // This status is done; the next page starts at the next status.
+                    found.next = UNSETTLED
+                        .iter()
+                        .skip_while(|s| **s != status)
+                        .nth(1)
+                        .map(|next| format!("{next}|"));
+                    break;
+                }
+            }
+            Ok(found)
+        })
+        .await
     }
 
     async fn list_collections(
