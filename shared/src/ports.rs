@@ -403,10 +403,58 @@ impl Email {
     }
 }
 
+/// E-mails in flight at once when a mailer sends several ([`Mailer::send_all`]): each is a call
+/// to the mail service, so one after the other they would take most of a large bank file's time.
+pub const CONCURRENT_SENDS: usize = 32;
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends the e-mail and answers its message id.
     async fn send(&self, email: &Email) -> Result<String, MailError>;
+
+    /// Sends several e-mails and answers each one's outcome, in their order. By default
+    /// [`CONCURRENT_SENDS`] at a time through [`Mailer::send`]; a mailer that can store many at
+    /// the cost of one (the outbox: one disk flush) does so.
+    async fn send_all(&self, emails: &[Email]) -> Vec<Result<String, MailError>> {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::task::Poll;
+        type Sending<'a> =
+            Pin<Box<dyn Future<Output = (usize, Result<String, MailError>)> + Send + 'a>>;
+        let mut outcomes: Vec<Option<Result<String, MailError>>> =
+            emails.iter().map(|_| None).collect();
+        let mut waiting = emails.iter().enumerate();
+        let mut sending: Vec<Sending> = Vec::with_capacity(CONCURRENT_SENDS);
+        std::future::poll_fn(|cx| {
+            loop {
+                while sending.len() < CONCURRENT_SENDS
+                    && let Some((index, email)) = waiting.next()
+                {
+                    sending.push(Box::pin(async move { (index, self.send(email).await) }));
+                }
+                if sending.is_empty() {
+                    // Nothing in flight after filling up: nothing is waiting either.
+                    return Poll::Ready(());
+                }
+                let before = sending.len();
+                sending.retain_mut(|send| match send.as_mut().poll(cx) {
+                    Poll::Ready((index, outcome)) => {
+                        outcomes[index] = Some(outcome);
+                        false
+                    }
+                    Poll::Pending => true,
+                });
+                if sending.len() == before {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(MailError("the e-mail was not sent".to_owned()))))
+            .collect()
+    }
 }
 
 /// "Now" and "today", injected so every test and every simulation chooses its day.
@@ -631,5 +679,70 @@ mod tests {
             mail.contains("the authorizer function has no mailer wired"),
             "{mail}"
         );
+    }
+
+    /// A mailer that answers after a delay that shrinks along the list (the last e-mail is
+    /// sent first) and refuses every e-mail whose subject says so, counting how many are in
+    /// flight at once.
+    struct SlowMailer {
+        in_flight: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Mailer for SlowMailer {
+        async fn send(&self, email: &Email) -> Result<String, MailError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            let index: u64 = email.subject.trim_start_matches("refuse ").parse().unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200 - index)).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+            if email.subject.starts_with("refuse") {
+                return Err(MailError(format!("refused {index}")));
+            }
+            Ok(format!("id-{index}"))
+        }
+    }
+
+    #[tokio::test]
+    async fn send_all_sends_through_send_a_bounded_number_at_once_and_answers_in_order() {
+        let mailer = SlowMailer {
+            in_flight: 0.into(),
+            most: 0.into(),
+        };
+        let emails: Vec<Email> = (0..100u64)
+            .map(|index| Email {
+                from: "a@b.example".into(),
+                to: vec!["c@d.example".into()],
+                subject: if index % 7 == 3 {
+                    format!("refuse {index}")
+                } else {
+                    index.to_string()
+                },
+                text_body: "t".into(),
+                html_body: None,
+                attachments: Vec::new(),
+            })
+            .collect();
+
+        let outcomes = mailer.send_all(&emails).await;
+
+        assert_eq!(outcomes.len(), emails.len());
+        for (index, outcome) in outcomes.iter().enumerate() {
+            match outcome {
+                Ok(id) => assert_eq!(id, &format!("id-{index}")),
+                Err(MailError(reason)) => {
+                    assert_eq!(index % 7, 3, "e-mail {index} was refused");
+                    assert_eq!(reason, &format!("refused {index}"));
+                }
+            }
+        }
+        assert_eq!(
+            mailer.most.load(std::sync::atomic::Ordering::SeqCst),
+            CONCURRENT_SENDS,
+            "as many e-mails in flight at once as allowed, no more"
+        );
+        assert!(mailer.send_all(&[]).await.is_empty());
     }
 }

@@ -32,10 +32,7 @@
 //! cannot fix is `in_dunning`, and `defaulted` after the creditor's `default_after_days`.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
@@ -131,9 +128,6 @@ const GROUP: usize = 8192;
 /// two chunks, since what is read ahead must not be older than what waits for its commit, so
 /// this is [`GROUP`] too.
 const LOOKUP_CHUNK: usize = GROUP;
-/// Failure notices in flight at once: each is a file synced to disk or a call to the mail
-/// service, so one after the other they would take most of a large file's time.
-const CONCURRENT_EMAILS: usize = 32;
 /// Times a change whose collection, plan or mandate another process changed meanwhile is built
 /// again from a fresh read and committed alone, before it counts as applied by that process.
 const RETRIES: u32 = 2;
@@ -895,11 +889,10 @@ struct Outcome {
     mandate_unusable: bool,
 }
 
-/// Sends the failure notices, [`CONCURRENT_EMAILS`] at a time. A notice that cannot be sent is
+/// Sends the failure notices, all in one call to the mailer. A notice that cannot be sent is
 /// logged and not tried again: its change is committed, and a retry of the file would not
 /// send it either.
 async fn send_notices(ports: &Ports, links: &Links, mut notices: Vec<Notice>) {
-    type Sending<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
     // The group's self-service links are stored in one call, not one commit per e-mail.
     let wanted: Vec<(PlanId, Language)> = notices
         .iter()
@@ -914,32 +907,16 @@ async fn send_notices(ports: &Ports, links: &Links, mut notices: Vec<Notice>) {
             .text_body
             .push_str(&lines.next().unwrap_or_default());
     }
-    let mut waiting = notices.into_iter();
-    let mut sending: Vec<Sending> = Vec::with_capacity(CONCURRENT_EMAILS);
-    std::future::poll_fn(move |cx| {
-        loop {
-            while sending.len() < CONCURRENT_EMAILS
-                && let Some(notice) = waiting.next()
-            {
-                sending.push(Box::pin(async move {
-                    let Notice { plan_id, email, .. } = notice;
-                    if let Err(e) = ports.mailer.send(&email).await {
-                        warn!(plan_id = %plan_id, error = %e, "failure notice not sent");
-                    }
-                }));
-            }
-            if sending.is_empty() {
-                // Nothing in flight after filling up: nothing is waiting either.
-                return Poll::Ready(());
-            }
-            let before = sending.len();
-            sending.retain_mut(|send| send.as_mut().poll(cx).is_pending());
-            if sending.len() == before {
-                return Poll::Pending;
-            }
+    let (plans, emails): (Vec<PlanId>, Vec<Email>) = notices
+        .into_iter()
+        .map(|Notice { plan_id, email, .. }| (plan_id, email))
+        .unzip();
+    let outcomes = ports.mailer.send_all(&emails).await;
+    for (plan_id, outcome) in plans.iter().zip(outcomes) {
+        if let Err(e) = outcome {
+            warn!(plan_id = %plan_id, error = %e, "failure notice not sent");
         }
-    })
-    .await;
+    }
 }
 
 /// The e-mail to the debtor and the task for the creditor that a failure calls for.

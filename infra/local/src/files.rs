@@ -169,6 +169,45 @@ pub(crate) fn write_atomically_sharing_sync(
     syncs.sync_after_rename(folder)
 }
 
+/// Writes several new files into `folder` as [`write_atomically_sharing_sync`] writes one, with
+/// one flush of the file system for all of them instead of one per file: every file is written
+/// under a hidden temporary name, the file system is flushed once (`syncfs` on Linux; elsewhere
+/// each file is flushed), every file is renamed to its name in `files`, and the folder is
+/// flushed through `syncs`. A crash leaves each file whole or absent. On an error the
+/// temporary files are removed; files renamed before it stay.
+pub(crate) fn write_all_atomically(
+    folder: &Path,
+    files: &[(String, Vec<u8>)],
+    syncs: &FolderSyncs,
+) -> io::Result<()> {
+    fs::create_dir_all(folder)?;
+    let mut temporaries: Vec<PathBuf> = Vec::with_capacity(files.len());
+    let written = (|| {
+        for (name, bytes) in files {
+            let temporary = temporary_beside(&folder.join(name))?;
+            let mut file = File::create_new(&temporary)?;
+            temporaries.push(temporary);
+            file.write_all(bytes)?;
+            #[cfg(not(target_os = "linux"))]
+            file.sync_all()?;
+        }
+        #[cfg(target_os = "linux")]
+        rustix::fs::syncfs(File::open(folder)?)?;
+        for ((name, _), temporary) in files.iter().zip(&temporaries) {
+            fs::rename(temporary, folder.join(name))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        for temporary in &temporaries {
+            // Best effort, as for one file; a renamed one is no longer there.
+            let _ = fs::remove_file(temporary);
+        }
+        return Err(e);
+    }
+    syncs.sync_after_rename(folder)
+}
+
 /// Folder flushes shared by the writers of one folder, the way a database shares one log sync
 /// among the commits that wait for it: a writer whose rename is finished waits for a flush that
 /// began after it, and whichever writer runs the flush runs it for every rename finished so far.
@@ -212,19 +251,7 @@ fn write_and_rename(
     fill: impl FnOnce(&mut File) -> io::Result<()>,
     entries: Option<&Mutex<()>>,
 ) -> io::Result<()> {
-    let folder = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
-
-    let counter = TEMPORARY_FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temporary = folder.join(format!(
-        ".{}.{}-{counter}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let temporary = temporary_beside(path)?;
     let entry = || entries.map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
     let written = (|| {
         let mut file = {
@@ -242,6 +269,22 @@ fn write_and_rename(
         return Err(e);
     }
     Ok(())
+}
+
+/// A hidden name beside `path`, unique in this process and among processes.
+fn temporary_beside(path: &Path) -> io::Result<PathBuf> {
+    let folder = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no folder"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
+    let counter = TEMPORARY_FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(folder.join(format!(
+        ".{}.{}-{counter}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
 }
 
 #[cfg(unix)]

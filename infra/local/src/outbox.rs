@@ -18,7 +18,7 @@ use mail_builder::headers::address::Address;
 use tranche_domain::ports::{Clock, Email, MailError, Mailbox, Mailer};
 use tranche_domain::secrets::random_id;
 
-use crate::files::{FolderSyncs, write_atomically_sharing_sync};
+use crate::files::{FolderSyncs, write_all_atomically, write_atomically_sharing_sync};
 
 /// The right-hand side of every Message-ID. The outbox never hands a message to another
 /// server, so the reserved `.invalid` domain says so rather than borrowing a real one.
@@ -146,6 +146,53 @@ impl Mailer for OutboxMailer {
             "e-mail written to the outbox"
         );
         Ok(message_id)
+    }
+
+    /// Writes the e-mails as [`OutboxMailer::send`] writes one, with one flush of the disk for
+    /// all of them ([`write_all_atomically`]): a bank file's hundred thousand failure notices
+    /// cost their writes, not a hundred thousand flushes. An e-mail that cannot be rendered is
+    /// refused alone; when the files cannot be written, every e-mail of the call is refused.
+    async fn send_all(&self, emails: &[Email]) -> Vec<Result<String, MailError>> {
+        let sent_at = self.clock.now();
+        let mut outcomes: Vec<Result<String, MailError>> = Vec::with_capacity(emails.len());
+        let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(emails.len());
+        for email in emails {
+            let message_id = format!("{}@{MESSAGE_ID_DOMAIN}", random_id("msg"));
+            match render(email, &message_id, sent_at) {
+                Ok(bytes) => {
+                    files.push((file_name(sent_at, &message_id), bytes));
+                    outcomes.push(Ok(message_id));
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        if files.is_empty() {
+            return outcomes;
+        }
+        let folder = self.folder.clone();
+        let syncs = Arc::clone(&self.syncs);
+        let written =
+            tokio::task::spawn_blocking(move || write_all_atomically(&folder, &files, &syncs))
+                .await;
+        let failure = match written {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!(
+                "the e-mails could not be written to the outbox: {e}"
+            )),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Some(format!("the outbox task was cancelled: {e}")),
+        };
+        if let Some(failure) = failure {
+            return outcomes
+                .into_iter()
+                .map(|o| o.and(Err(MailError(failure.clone()))))
+                .collect();
+        }
+        tracing::info!(
+            emails = outcomes.iter().filter(|o| o.is_ok()).count(),
+            "e-mails written to the outbox"
+        );
+        outcomes
     }
 }
 
@@ -361,5 +408,67 @@ mod tests {
         assert_eq!(named.unwrap_address().email, "billing@acme.example");
         assert_eq!(bare.unwrap_address().name, None);
         assert_eq!(bare.unwrap_address().email, "billing@acme.example");
+    }
+
+    fn numbered_email(index: usize) -> Email {
+        Email {
+            subject: format!("Notice {index}"),
+            text_body: format!("Body {index}\n"),
+            html_body: None,
+            attachments: Vec::new(),
+            ..full_email()
+        }
+    }
+
+    #[tokio::test]
+    async fn send_all_writes_every_email_and_answers_their_ids_in_order() {
+        let (_folder, mailer) = mailer_at("2027-03-01T08:15:02Z");
+        let emails: Vec<Email> = (0..50).map(numbered_email).collect();
+
+        let outcomes = mailer.send_all(&emails).await;
+
+        let ids: Vec<String> = outcomes.into_iter().map(Result::unwrap).collect();
+        let mut files = 0;
+        for entry in std::fs::read_dir(mailer.folder()).unwrap() {
+            let raw = std::fs::read(entry.unwrap().path()).unwrap();
+            let parsed = MessageParser::default().parse(&raw).unwrap();
+            let index: usize = parsed
+                .subject()
+                .unwrap()
+                .trim_start_matches("Notice ")
+                .parse()
+                .unwrap();
+            assert_eq!(parsed.message_id(), Some(ids[index].as_str()));
+            assert_eq!(
+                parsed.body_text(0).unwrap().replace("\r\n", "\n"),
+                format!("Body {index}\n")
+            );
+            files += 1;
+        }
+        assert_eq!(
+            files,
+            emails.len(),
+            "one file per e-mail, no temporary left"
+        );
+    }
+
+    #[tokio::test]
+    async fn send_all_refuses_every_email_when_the_outbox_cannot_be_written() {
+        let (_folder, mailer) = mailer_at("2027-03-01T08:15:02Z");
+        std::fs::remove_dir(mailer.folder()).unwrap();
+        std::fs::write(mailer.folder(), b"not a folder").unwrap();
+        let emails: Vec<Email> = (0..3).map(numbered_email).collect();
+
+        let outcomes = mailer.send_all(&emails).await;
+
+        assert_eq!(outcomes.len(), 3);
+        for outcome in outcomes {
+            let reason = outcome.unwrap_err().0;
+            assert!(
+                reason.contains("could not be written to the outbox"),
+                "{reason}"
+            );
+        }
+        assert_eq!(std::fs::read(mailer.folder()).unwrap(), b"not a folder");
     }
 }
