@@ -218,6 +218,10 @@ pub trait TaskStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     /// One aggregate's events, oldest first.
     async fn list_events(&self, aggregate_id: &str) -> Result<Vec<Event>, StoreError>;
+    /// The newest event of each aggregate in `aggregate_ids` that has one, each once even when
+    /// named twice, in no particular order: the heads to chain the next events of many
+    /// aggregates onto, read at once instead of one whole list each.
+    async fn last_events(&self, aggregate_ids: &[String]) -> Result<Vec<Event>, StoreError>;
     /// Every event of every aggregate in the order it was stored, after the position `after`
     /// (0 for the start): the event feed. Each event comes with its position, the cursor to
     /// continue from; positions only grow, so a reader never misses or double-counts one.

@@ -49,7 +49,7 @@ use crate::error::StoreError;
 use crate::events::Event;
 use crate::group_commit::{Group, Unit};
 use crate::i18n::{fill, format_amount, format_date, texts};
-use crate::mandate::{Mandate, MandateStatus};
+use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
 use crate::ports::{CollectionQuery, Email, Ports, Write};
 use crate::reason_codes::{self, FailureClass};
@@ -174,12 +174,14 @@ pub async fn apply_report(
         group_keys: HashSet::new(),
         group_limit: 1,
         plans: HashMap::new(),
+        mandates: HashMap::new(),
     };
     for (chunk_index, chunk) in items.chunks(LOOKUP_CHUNK).enumerate() {
         // What is read ahead must not be older than what waits for its commit.
         run.commit_group().await?;
         let known = run.collections_by_end_to_end_id(chunk).await?;
         run.read_plans_of(known.values()).await?;
+        run.read_mandates_of(chunk, &known).await?;
         for (offset, item) in chunk.iter().enumerate() {
             run.apply_item(item, chunk_index * LOOKUP_CHUNK + offset, &known)
                 .await?;
@@ -197,6 +199,19 @@ pub async fn apply_report(
         "bank report applied"
     );
     Ok(report)
+}
+
+/// Whether the failure `item` reports of `collection` may change its mandate: a rejected first
+/// collection puts it back on FRST, an account or mandate failure makes it unusable. As
+/// [`ReportRun::prepare`] decides, before it knows whether the item was applied already.
+fn may_change_mandate(item: &ReportItem, collection: &Collection) -> bool {
+    let rejected_first = collection.sequence_type == crate::pain008::SequenceType::First
+        && item.kind == ItemKind::Rejected;
+    rejected_first
+        || matches!(
+            reason_codes::class_of(item.reason_code.as_deref()),
+            FailureClass::AccountOrMandate | FailureClass::Deceased
+        )
 }
 
 /// The EndToEndId a transaction item names, when it names one.
@@ -363,6 +378,9 @@ struct ReportRun<'a> {
     /// Plans read ahead for a chunk of items, each taken by the first change built on it: a
     /// later change to the same plan reads it again, after the group that changed it.
     plans: HashMap<PlanId, Plan>,
+    /// Mandates a chunk's failures may change, read ahead with their newest events and taken
+    /// as the plans are.
+    mandates: HashMap<String, (Mandate, Option<Event>)>,
 }
 
 /// One item's change to one collection: its writes, and what follows their commit.
@@ -551,6 +569,9 @@ impl<'a> ReportRun<'a> {
             else {
                 return Ok(None);
             };
+            // Nothing read ahead: it may be what changed meanwhile.
+            self.plans.remove(&collection.plan_id);
+            self.mandates.remove(&collection.mandate_id.0);
             let change = match self.prepare(item, &collection).await? {
                 Prepared::Change(change) => change,
                 Prepared::Duplicate => {
@@ -614,6 +635,66 @@ impl<'a> ReportRun<'a> {
         let plans = self.ports.plans.get_plans(&ids).await?;
         self.plans = plans.into_iter().map(|p| (p.id.clone(), p)).collect();
         Ok(())
+    }
+
+    /// Reads the mandates that the failures of `chunk` may change (a rejected first collection,
+    /// an account or mandate failure), and their newest events, in one store call each, for
+    /// [`Self::mandate_with_head`].
+    async fn read_mandates_of(
+        &mut self,
+        chunk: &[ReportItem],
+        known: &HashMap<String, Collection>,
+    ) -> Result<(), UseCaseError> {
+        self.mandates.clear();
+        let ids: Vec<MandateId> = chunk
+            .iter()
+            .filter_map(|item| {
+                let collection = known.get(end_to_end_id(item)?)?;
+                may_change_mandate(item, collection).then(|| collection.mandate_id.clone())
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mandates = self.ports.mandates.get_mandates(&ids).await?;
+        let ids: Vec<String> = mandates.iter().map(|m| m.id.0.clone()).collect();
+        let mut heads: HashMap<String, Event> = self
+            .ports
+            .events
+            .last_events(&ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.aggregate_id.clone(), event))
+            .collect();
+        self.mandates = mandates
+            .into_iter()
+            .map(|m| {
+                let head = heads.remove(&m.id.0);
+                (m.id.0.clone(), (m, head))
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// The mandate and its newest event as read ahead for this chunk, or as stored now when
+    /// they were taken already.
+    async fn mandate_with_head(
+        &mut self,
+        id: &MandateId,
+    ) -> Result<Option<(Mandate, Option<Event>)>, UseCaseError> {
+        if let Some(found) = self.mandates.remove(&id.0) {
+            return Ok(Some(found));
+        }
+        let Some(mandate) = self.ports.mandates.get_mandate(id).await? else {
+            return Ok(None);
+        };
+        let head = self
+            .ports
+            .events
+            .last_events(std::slice::from_ref(&id.0))
+            .await?
+            .pop();
+        Ok(Some((mandate, head)))
     }
 
     /// The plan as read ahead for this chunk, or as stored now when it was taken already.
@@ -803,12 +884,12 @@ impl<'a> ReportRun<'a> {
         let rejected_first = collection.sequence_type == crate::pain008::SequenceType::First
             && kind == ItemKind::Rejected;
         let mandate = if rejected_first || outcome.mandate_unusable {
-            ports.mandates.get_mandate(&collection.mandate_id).await?
+            self.mandate_with_head(&collection.mandate_id).await?
         } else {
             None
         };
         let mut invitation = None;
-        if let Some(mut mandate) = mandate {
+        if let Some((mut mandate, head)) = mandate {
             let mut changed = false;
             if rejected_first && mandate.next_sequence != Some(crate::pain008::SequenceType::First)
             {
@@ -824,7 +905,7 @@ impl<'a> ReportRun<'a> {
                 mandate.updated_at = now;
                 mandate.version += 1;
                 writes.push(Write::AppendEvent(Event::next(
-                    ports.events.list_events(&mandate.id.0).await?.last(),
+                    head.as_ref(),
                     &mandate.id.0,
                     if mandate.status == MandateStatus::Invalid {
                         "mandate.invalidated"

@@ -170,6 +170,7 @@ macro_rules! store_conformance_tests {
             unfinished_batches_come_back_once_each_in_id_order_across_pages,
             the_daily_work_list_holds_every_due_plan_once_across_pages,
             unsettled_collections_come_back_once_each_across_statuses_and_pages,
+            the_newest_event_of_each_aggregate_is_read_at_once,
         );
     };
     (@checks $make_stores:expr; $($check:ident),+ $(,)?) => {
@@ -2540,4 +2541,48 @@ pub async fn unsettled_collections_come_back_once_each_across_statuses_and_pages
         "a collection came back twice: {found:?}"
     );
     assert_eq!(once, unsettled);
+}
+
+/// `last_events` answers the newest event of each named aggregate once, even when named twice
+/// and appended out of order (seq 10 after 9, not after 1), leaves out an aggregate with no
+/// events, and answers nothing for an empty list.
+pub async fn the_newest_event_of_each_aggregate_is_read_at_once(stores: &Stores) {
+    let first = random_id("mnd");
+    let second = format!("{first}7");
+    let third = random_id("mnd");
+    let first_events = numbered_events(&first, 11);
+    let second_events = numbered_events(&second, 2);
+    let third_events = numbered_events(&third, 1);
+    let mut writes: Vec<Write> = first_events
+        .iter()
+        .rev()
+        .cloned()
+        .map(Write::AppendEvent)
+        .collect();
+    writes.extend(second_events.iter().cloned().map(Write::AppendEvent));
+    writes.extend(third_events.iter().cloned().map(Write::AppendEvent));
+    stores.transactions.commit(&writes).await.unwrap();
+
+    let mut heads = stores
+        .events
+        .last_events(&[
+            second.clone(),
+            first.clone(),
+            random_id("mnd"),
+            third.clone(),
+            first.clone(),
+        ])
+        .await
+        .unwrap();
+    let none = stores.events.last_events(&[]).await.unwrap();
+
+    heads.sort_by(|a, b| a.aggregate_id.cmp(&b.aggregate_id));
+    let mut expected = vec![
+        first_events[10].clone(),
+        second_events[1].clone(),
+        third_events[0].clone(),
+    ];
+    expected.sort_by(|a, b| a.aggregate_id.cmp(&b.aggregate_id));
+    assert_eq!(heads, expected);
+    assert!(none.is_empty());
 }

@@ -1196,6 +1196,26 @@ impl DynamoStore {
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
+    /// The newest event of one aggregate, if it has any.
+    async fn last_event(&self, aggregate_id: &str) -> Result<Option<Event>, StoreError> {
+        RequestCounts::add(&self.counts.query, 1);
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.tables.events)
+            .key_condition_expression("pk = :aggregate")
+            .expression_attribute_values(":aggregate", s(aggregate_id.to_owned()))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("reading the newest event of {aggregate_id}"), e))?;
+        let items = answer.items.unwrap_or_default();
+        self.count_read(items.iter().map(item_size).sum(), true);
+        items.first().map(|item| body_of("event", item)).transpose()
+    }
+
     /// The id of the collection the `by_end_to_end_id` index lists under `end_to_end_id`.
     async fn collection_id_by_end_to_end_id(
         &self,
@@ -1946,6 +1966,30 @@ impl EventStore for DynamoStore {
                 Some(last) => start = Some(last),
                 None => return Ok(events),
             }
+        }
+    }
+
+    /// One query per distinct aggregate, newest first and limited to one item,
+    /// [`CONCURRENT_QUERIES`] at a time.
+    async fn last_events(&self, aggregate_ids: &[String]) -> Result<Vec<Event>, StoreError> {
+        let wanted: HashSet<&String> = aggregate_ids.iter().collect();
+        let mut pending = wanted.into_iter().cloned();
+        let mut running = tokio::task::JoinSet::new();
+        let mut events = Vec::new();
+        loop {
+            while running.len() < CONCURRENT_QUERIES
+                && let Some(aggregate_id) = pending.next()
+            {
+                let store = self.clone();
+                running.spawn(async move { store.last_event(&aggregate_id).await });
+            }
+            let Some(joined) = running.join_next().await else {
+                return Ok(events);
+            };
+            let found = joined.map_err(|e| {
+                StoreError::Unavailable(format!("a query for an event head did not finish: {e}"))
+            })??;
+            events.extend(found);
         }
     }
 

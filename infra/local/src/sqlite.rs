@@ -1194,6 +1194,40 @@ impl EventStore for SqliteStore {
         })
         .await
     }
+
+    async fn last_events(&self, aggregate_ids: &[String]) -> Result<Vec<Event>, StoreError> {
+        let mut ids: Vec<String> = aggregate_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(move |connection| {
+            let context = |e| sqlite_error("reading the newest events of aggregates", e);
+            // One step down the (aggregate_id, seq) index each, under one read transaction.
+            let transaction = connection.transaction().map_err(context)?;
+            let mut events = Vec::with_capacity(ids.len());
+            {
+                let mut statement = transaction
+                    .prepare_cached(
+                        "SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .map_err(context)?;
+                for id in &ids {
+                    let body: Option<String> = statement
+                        .query_row([id], |row| row.get(0))
+                        .optional()
+                        .map_err(context)?;
+                    if let Some(body) = body {
+                        events.push(from_json("event", &body)?);
+                    }
+                }
+            }
+            transaction.commit().map_err(context)?;
+            Ok(events)
+        })
+        .await
+    }
 }
 
 /// Runs a paged query whose last parameter is the row limit and whose rows are `(id, body)`,
