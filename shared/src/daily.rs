@@ -24,6 +24,9 @@
 //! between sends a notice twice, never not at all.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
@@ -186,6 +189,10 @@ async fn run(
     // changes is read again only after that work is committed.
     let mut works: Vec<PlanWork> = Vec::new();
     let mut written_mandates: HashSet<String> = HashSet::new();
+    // A full group is committed while the next pages are read and worked out (the store reads
+    // beside a commit), and waited for before the group after it is committed. The mandates it
+    // writes count as written until then.
+    let mut in_flight: Option<InFlight<'_>> = None;
     loop {
         let page = ports
             .plans
@@ -208,8 +215,14 @@ async fn run(
             .collect();
         for plan in &page.items {
             if let Some(id) = &plan.mandate_id
-                && written_mandates.contains(id)
+                && (written_mandates.contains(id)
+                    || in_flight.as_ref().is_some_and(|f| f.keys.contains(id)))
             {
+                if let Some(landing) = in_flight.take() {
+                    written_mandates.extend(landing.keys.iter().cloned());
+                    let committed = landing.landed().await?;
+                    finish_works(ports, committed, &mut touched, &mut report).await?;
+                }
                 let committed = commit_grouped(ports, std::mem::take(&mut works)).await?;
                 finish_works(ports, committed, &mut touched, &mut report).await?;
                 read_again(ports, &mut mandates, &mut written_mandates).await?;
@@ -232,14 +245,30 @@ async fn run(
             works.push(work);
         }
         if works.len() >= GROUP {
-            let committed = commit_grouped(ports, std::mem::take(&mut works)).await?;
-            finish_works(ports, committed, &mut touched, &mut report).await?;
-            written_mandates.clear();
+            if let Some(landing) = in_flight.take() {
+                let committed = landing.landed().await?;
+                finish_works(ports, committed, &mut touched, &mut report).await?;
+            }
+            in_flight = Some(
+                InFlight::start(
+                    ports,
+                    std::mem::take(&mut works),
+                    std::mem::take(&mut written_mandates),
+                )
+                .await,
+            );
+        }
+        if let Some(flight) = &mut in_flight {
+            flight.push_on().await;
         }
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
+    }
+    if let Some(landing) = in_flight.take() {
+        let committed = landing.landed().await?;
+        finish_works(ports, committed, &mut touched, &mut report).await?;
     }
     let committed = commit_grouped(ports, works).await?;
     finish_works(ports, committed, &mut touched, &mut report).await?;
@@ -909,6 +938,8 @@ async fn settle_collections(
     let mut works: Vec<PlanWork> = Vec::new();
     let mut pending_plans: HashSet<String> = HashSet::new();
     let mut pending_mandates: HashSet<String> = HashSet::new();
+    // As for the work list, a full group is committed while the next pages are worked out.
+    let mut in_flight: Option<InFlight<'_>> = None;
     loop {
         let page = ports
             .collections
@@ -946,19 +977,31 @@ async fn settle_collections(
             .collect();
         for group in due.chunk_by(|a, b| a.plan_id == b.plan_id) {
             let first = group[0];
-            if pending_plans.contains(&first.plan_id.0)
+            let in_flight_writes = in_flight.as_ref().is_some_and(|f| {
+                f.keys.contains(&first.plan_id.0) || f.keys.contains(&first.mandate_id.0)
+            });
+            if in_flight_writes
+                || pending_plans.contains(&first.plan_id.0)
                 || pending_mandates.contains(&first.mandate_id.0)
             {
-                settle_committed(ports, std::mem::take(&mut works), report).await?;
-                // A plan is taken out of `plans` when its work is built, so only this one is
-                // read again; every mandate the commit wrote that this page holds is.
-                if pending_plans.remove(&first.plan_id.0) {
-                    match ports.plans.get_plan(&first.plan_id).await? {
-                        Some(fresh) => plans.insert(fresh.id.0.clone(), fresh),
-                        None => plans.remove(&first.plan_id.0),
-                    };
+                // Every plan and mandate the commits below write is read again, as far as this
+                // page holds it (a plan is taken out of `plans` when its work is built, so this
+                // group's own plan counts as held).
+                let mut stale_plans = std::mem::take(&mut pending_plans);
+                if let Some(landing) = in_flight.take() {
+                    stale_plans.extend(landing.keys.iter().cloned());
+                    pending_mandates.extend(landing.keys.iter().cloned());
+                    count_settled(landing.landed().await?, report);
                 }
-                pending_plans.clear();
+                settle_committed(ports, std::mem::take(&mut works), report).await?;
+                let stale_plans: Vec<PlanId> = stale_plans
+                    .into_iter()
+                    .filter(|id| plans.remove(id).is_some() || *id == first.plan_id.0)
+                    .map(PlanId)
+                    .collect();
+                for fresh in ports.plans.get_plans(&stale_plans).await? {
+                    plans.insert(fresh.id.0.clone(), fresh);
+                }
                 read_again(ports, &mut mandates, &mut pending_mandates).await?;
             }
             let Some(plan) = plans.remove(&first.plan_id.0) else {
@@ -975,16 +1018,80 @@ async fn settle_collections(
             works.push(work);
         }
         if works.len() >= GROUP {
-            settle_committed(ports, std::mem::take(&mut works), report).await?;
-            pending_plans.clear();
-            pending_mandates.clear();
+            if let Some(landing) = in_flight.take() {
+                count_settled(landing.landed().await?, report);
+            }
+            let mut keys = std::mem::take(&mut pending_plans);
+            keys.extend(std::mem::take(&mut pending_mandates));
+            in_flight = Some(InFlight::start(ports, std::mem::take(&mut works), keys).await);
+        }
+        if let Some(flight) = &mut in_flight {
+            flight.push_on().await;
         }
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
+    if let Some(landing) = in_flight.take() {
+        count_settled(landing.landed().await?, report);
+    }
     settle_committed(ports, works, report).await
+}
+
+/// Counts what committed settlement works did.
+fn count_settled(committed: Vec<PlanWork>, report: &mut DailyReport) {
+    for work in committed {
+        report.collections_settled += work.collections_settled;
+        report.plans_completed += work.plans_completed;
+    }
+}
+
+/// The commit of a group of works, going on while the job reads and works out the next
+/// plans: its first poll starts the store's commit (the embedded store runs it on a thread of
+/// its own), later polls let it go on without waiting for it.
+struct InFlight<'a> {
+    commit: Pin<Box<dyn Future<Output = Result<Vec<PlanWork>, UseCaseError>> + Send + 'a>>,
+    /// The commit's outcome, once a poll found it ready.
+    done: Option<Result<Vec<PlanWork>, UseCaseError>>,
+    /// The ids of what the group writes that a later work may read again (its mandates; in
+    /// settlement its plans too).
+    keys: HashSet<String>,
+}
+
+impl<'a> InFlight<'a> {
+    async fn start(ports: &'a Ports, works: Vec<PlanWork>, keys: HashSet<String>) -> Self {
+        let mut flight = Self {
+            commit: Box::pin(commit_grouped(ports, works)),
+            done: None,
+            keys,
+        };
+        flight.push_on().await;
+        flight
+    }
+
+    /// Lets the commit go on as far as it can without waiting for it.
+    async fn push_on(&mut self) {
+        if self.done.is_some() {
+            return;
+        }
+        let commit = &mut self.commit;
+        self.done = std::future::poll_fn(|cx| {
+            Poll::Ready(match commit.as_mut().poll(cx) {
+                Poll::Ready(outcome) => Some(outcome),
+                Poll::Pending => None,
+            })
+        })
+        .await;
+    }
+
+    /// Waits for the commit and answers the committed works.
+    async fn landed(self) -> Result<Vec<PlanWork>, UseCaseError> {
+        match self.done {
+            Some(outcome) => outcome,
+            None => self.commit.await,
+        }
+    }
 }
 
 /// After a commit of works that wrote the mandates in `written`: reads again those of them
@@ -1012,10 +1119,7 @@ async fn settle_committed(
     works: Vec<PlanWork>,
     report: &mut DailyReport,
 ) -> Result<(), UseCaseError> {
-    for work in commit_grouped(ports, works).await? {
-        report.collections_settled += work.collections_settled;
-        report.plans_completed += work.plans_completed;
-    }
+    count_settled(commit_grouped(ports, works).await?, report);
     Ok(())
 }
 

@@ -126,7 +126,7 @@ impl<U: Unit> Group<U> {
 
     /// Commits the group in one transaction; when a condition fails, each unit on its own.
     async fn commit_units(
-        self,
+        mut self,
         store: &dyn TransactionalStore,
     ) -> Result<GroupOutcome<U>, StoreError> {
         if self.writes.is_empty() {
@@ -135,7 +135,9 @@ impl<U: Unit> Group<U> {
                 refused: Vec::new(),
             });
         }
-        match store.commit(&self.writes).await {
+        let (writes, committed) = store.commit_owned(std::mem::take(&mut self.writes)).await;
+        self.writes = writes;
+        match committed {
             Ok(()) => {
                 return Ok(GroupOutcome {
                     committed: self.into_units(),

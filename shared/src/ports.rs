@@ -257,6 +257,14 @@ pub enum Write {
 pub trait TransactionalStore: Send + Sync {
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
 
+    /// Commits `writes` as [`commit`](Self::commit) does, taking them and giving them back: a
+    /// store that commits on a thread of its own (SQLite) moves them there instead of copying
+    /// them, and the caller's task goes on meanwhile.
+    async fn commit_owned(&self, writes: Vec<Write>) -> (Vec<Write>, Result<(), StoreError>) {
+        let committed = self.commit(&writes).await;
+        (writes, committed)
+    }
+
     /// Whether `writes` fit in one [`commit`](Self::commit). A store with bounded transactions
     /// (DynamoDB takes at most 100 items in one) answers false above its bound, so a caller that
     /// groups many units of work into one commit closes a group before it would be refused;

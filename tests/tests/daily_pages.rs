@@ -14,8 +14,9 @@ use tranche_domain::use_cases;
 use tranche_local::host;
 use tranche_tests::bench::{CopyIds, clone_signed, fixture, links, sign_one_plan};
 
-/// More than two pages of the work list (500 plans a page).
-const PLANS: usize = 1_201;
+/// More than two groups of the daily job's commits (4 096 plans), each many pages of its work
+/// list (500 plans a page).
+const PLANS: usize = 8_501;
 
 fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
