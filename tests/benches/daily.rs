@@ -20,6 +20,10 @@
 //! Run with `cargo bench -p tranche-tests --bench daily`; `cargo bench -p tranche-local --bench
 //! daily -- 5000 20000` runs other sizes instead.
 
+/// The allocator of the `tranche` binary, so the figures are those of the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -25,6 +25,10 @@
 //! Run with `cargo bench -p tranche-tests --bench returns`; `cargo bench -p tranche-local
 //! --bench returns -- 10000` runs another size instead.
 
+/// The allocator of the `tranche` binary, so the figures are those of the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

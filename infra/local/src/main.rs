@@ -72,6 +72,10 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("\"{text}\" is not a date; write it as YYYY-MM-DD"))
 }
 
+/// mimalloc instead of glibc's malloc: see the workspace's Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
