@@ -101,6 +101,15 @@ impl<U: Unit> Group<U> {
         self.ends.push(self.writes.len());
     }
 
+    /// Commits the group as [`commit_group`] does, taking it: a future that can outlive the
+    /// borrow of its caller's group.
+    pub async fn commit_owned_group(
+        self,
+        store: &dyn TransactionalStore,
+    ) -> Result<GroupOutcome<U>, StoreError> {
+        self.commit_units(store).await
+    }
+
     /// Commits the group as [`commit_group`] does, and leaves it empty.
     pub async fn commit(
         &mut self,

@@ -32,6 +32,8 @@
 //! cannot fix is `in_dunning`, and `defaulted` after the creditor's `default_after_days`.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -47,7 +49,7 @@ use crate::collection::{Collection, CollectionStatus, RTransaction, Task, TaskSt
 use crate::creditor::{Creditor, CreditorId, Language};
 use crate::error::StoreError;
 use crate::events::Event;
-use crate::group_commit::{Group, Unit};
+use crate::group_commit::{Group, GroupOutcome, Unit};
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
@@ -175,19 +177,17 @@ pub async fn apply_report(
         group_limit: 1,
         plans: HashMap::new(),
         mandates: HashMap::new(),
+        in_flight: std::sync::Mutex::new(None),
+        in_flight_keys: HashSet::new(),
     };
-    for (chunk_index, chunk) in items.chunks(LOOKUP_CHUNK).enumerate() {
-        // What is read ahead must not be older than what waits for its commit.
-        run.commit_group().await?;
-        let known = run.collections_by_end_to_end_id(chunk).await?;
-        run.read_plans_of(known.values()).await?;
-        run.read_mandates_of(chunk, &known).await?;
-        for (offset, item) in chunk.iter().enumerate() {
-            run.apply_item(item, chunk_index * LOOKUP_CHUNK + offset, &known)
-                .await?;
+    if let Err(e) = run.apply_items(items).await {
+        // What the group in flight committed is told to the people it concerns all the same:
+        // a retry of the file finds it applied and tells no one.
+        if let Err(landing) = run.land().await {
+            warn!(error = %landing, "the group in flight did not land after an error");
         }
+        return Err(e.into());
     }
-    run.commit_group().await?;
 
     let report = run.report;
     info!(
@@ -381,7 +381,20 @@ struct ReportRun<'a> {
     /// Mandates a chunk's failures may change, read ahead with their newest events and taken
     /// as the plans are.
     mandates: HashMap<String, (Mandate, Option<Event>)>,
+    /// The group sent to the store before this one, committing while the next changes are
+    /// read and built ([`Self::send_group`]); its people are told once it has landed.
+    /// In a mutex only to make the run `Sync` (its `&self` methods are awaited in a `Send`
+    /// future); it is reached through `&mut self`, never locked.
+    in_flight: std::sync::Mutex<Option<Committing<'a>>>,
+    /// The collections, plans and mandates the group in flight writes: a change to one of them
+    /// waits for it to land, and what was read ahead of them is read again.
+    in_flight_keys: HashSet<String>,
 }
+
+/// A group's commit, going on while it is not awaited (the embedded store runs it on a thread
+/// of its own once it is first polled).
+type Committing<'a> =
+    Pin<Box<dyn Future<Output = Result<GroupOutcome<Change<'a>>, StoreError>> + Send + 'a>>;
 
 /// One item's change to one collection: its writes, and what follows their commit.
 struct Change<'a> {
@@ -423,6 +436,22 @@ enum Prepared<'a> {
 }
 
 impl<'a> ReportRun<'a> {
+    /// Matches and applies `items`, a chunk at a time, and commits everything.
+    async fn apply_items(&mut self, items: &'a [ReportItem]) -> Result<(), UseCaseError> {
+        for (chunk_index, chunk) in items.chunks(LOOKUP_CHUNK).enumerate() {
+            // What is read ahead of the group in flight is read again when an item needs it.
+            self.send_group().await?;
+            let known = self.collections_by_end_to_end_id(chunk).await?;
+            self.read_plans_of(known.values()).await?;
+            self.read_mandates_of(chunk, &known).await?;
+            for (offset, item) in chunk.iter().enumerate() {
+                self.apply_item(item, chunk_index * LOOKUP_CHUNK + offset, &known)
+                    .await?;
+            }
+        }
+        self.commit_group().await
+    }
+
     /// The collections the transaction items of `chunk` name by EndToEndId, by that id.
     async fn collections_by_end_to_end_id(
         &self,
@@ -490,6 +519,9 @@ impl<'a> ReportRun<'a> {
             collection.plan_id.0.clone(),
             collection.mandate_id.0.clone(),
         ];
+        if keys.iter().any(|key| self.in_flight_keys.contains(key)) {
+            self.land().await?;
+        }
         if keys.iter().any(|key| self.group_keys.contains(key)) {
             self.commit_group().await?;
         }
@@ -522,22 +554,65 @@ impl<'a> ReportRun<'a> {
                 }
                 self.group_keys.extend(keys);
                 if self.group.len() >= self.group_limit {
-                    self.commit_group().await?;
+                    self.send_group().await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Commits the waiting changes, then tells the people about those that were committed.
+    /// Commits the waiting changes and the group in flight, and tells the people about those
+    /// that were committed.
     async fn commit_group(&mut self) -> Result<(), UseCaseError> {
+        self.send_group().await?;
+        self.land().await
+    }
+
+    /// Sends the waiting changes, if any, to the store and goes on without waiting for their
+    /// commit, after the group sent before has landed: one group in flight at a time.
+    async fn send_group(&mut self) -> Result<(), UseCaseError> {
         if self.group.is_empty() {
             return Ok(());
         }
-        self.group_keys.clear();
+        self.land().await?;
+        self.in_flight_keys = std::mem::take(&mut self.group_keys);
         self.group_limit = (self.group_limit * 2).min(GROUP);
+        let group = std::mem::take(&mut self.group);
+        let store = self.ports.transactions.as_ref();
+        let mut commit: Committing<'a> = Box::pin(group.commit_owned_group(store));
+        // The first poll starts the commit; its outcome waits for `land`.
+        let started = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match commit.as_mut().poll(cx) {
+                std::task::Poll::Ready(outcome) => Some(outcome),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await;
+        *self.in_flight_mut() = Some(match started {
+            Some(outcome) => Box::pin(std::future::ready(outcome)),
+            None => commit,
+        });
+        Ok(())
+    }
 
-        let outcome = self.group.commit(self.ports.transactions.as_ref()).await?;
+    fn in_flight_mut(&mut self) -> &mut Option<Committing<'a>> {
+        self.in_flight
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the group in flight, builds its refused changes again, and tells the people
+    /// about its committed ones. What was read ahead of its collections, plans and mandates is
+    /// dropped, to be read again as the commit left them.
+    async fn land(&mut self) -> Result<(), UseCaseError> {
+        let Some(commit) = self.in_flight_mut().take() else {
+            return Ok(());
+        };
+        let outcome = commit.await?;
+        for key in std::mem::take(&mut self.in_flight_keys) {
+            self.plans.remove(&PlanId(key.clone()));
+            self.mandates.remove(&key);
+        }
         let mut committed = outcome.committed;
         for (change, reason) in outcome.refused {
             if let Some(change) = self.retry_alone(change, reason).await? {

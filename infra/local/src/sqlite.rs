@@ -227,8 +227,9 @@ CREATE INDEX batches_unfinished ON batches (id) WHERE status <> 'complete';
 #[derive(Clone)]
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
-    /// A second connection to the same file for the daily job's bulk reads (its work lists and
-    /// the plans and mandates of a page), so they run while a commit holds `connection`: in WAL
+    /// A second connection to the same file for the bulk reads of the daily job (its work
+    /// lists and the plans and mandates of a page) and of the return processor (a chunk's
+    /// collections, plans and mandates), so they run while a commit holds `connection`: in WAL
     /// mode a reader sees every transaction committed before its own began and never waits for
     /// the writer. The same connection as `connection` in memory.
     reader: Arc<Mutex<Connection>>,
@@ -1422,7 +1423,7 @@ impl CollectionStore for SqliteStore {
         end_to_end_ids: &[String],
     ) -> Result<Vec<Collection>, StoreError> {
         let keys = end_to_end_ids.to_vec();
-        self.run(move |connection| rows_by_keys(connection, "collections", "end_to_end_id", &keys))
+        self.read(move |connection| rows_by_keys(connection, "collections", "end_to_end_id", &keys))
             .await
     }
 
