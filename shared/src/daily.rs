@@ -206,13 +206,7 @@ async fn run(
             .iter()
             .filter_map(|plan| plan.mandate_id.clone().map(MandateId))
             .collect();
-        let mut mandates: HashMap<String, Mandate> = ports
-            .mandates
-            .get_mandates(&mandate_ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id.0.clone(), m))
-            .collect();
+        let mut mandates = mandates_by_id(ports, &mandate_ids).await?;
         for plan in &page.items {
             if let Some(id) = &plan.mandate_id
                 && (written_mandates.contains(id)
@@ -968,13 +962,7 @@ async fn settle_collections(
             .filter(|c| c.sequence_type == SequenceType::First)
             .map(|c| c.mandate_id.clone())
             .collect();
-        let mut mandates: HashMap<String, Mandate> = ports
-            .mandates
-            .get_mandates(&mandate_ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id.0.clone(), m))
-            .collect();
+        let mut mandates = mandates_by_id(ports, &mandate_ids).await?;
         for group in due.chunk_by(|a, b| a.plan_id == b.plan_id) {
             let first = group[0];
             let in_flight_writes = in_flight.as_ref().is_some_and(|f| {
@@ -1092,6 +1080,20 @@ impl<'a> InFlight<'a> {
             None => self.commit.await,
         }
     }
+}
+
+/// The stored mandates of `ids`, by id, in one read.
+async fn mandates_by_id(
+    ports: &Ports,
+    ids: &[MandateId],
+) -> Result<HashMap<String, Mandate>, UseCaseError> {
+    Ok(ports
+        .mandates
+        .get_mandates(ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.0.clone(), m))
+        .collect())
 }
 
 /// After a commit of works that wrote the mandates in `written`: reads again those of them

@@ -80,6 +80,7 @@
 //! instalment costs over its life.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -1196,18 +1197,57 @@ impl DynamoStore {
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
-    /// The newest event of one aggregate, if it has any.
-    async fn last_event(&self, aggregate_id: &str) -> Result<Option<Event>, StoreError> {
+    /// Runs `query` for each of `keys`, [`CONCURRENT_QUERIES`] at a time (an index query takes
+    /// one partition key), and answers what they found, in no particular order.
+    async fn query_each<T, F, Found>(
+        &self,
+        keys: impl Iterator<Item = String>,
+        what: &str,
+        query: F,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(DynamoStore, String) -> Found,
+        Found: Future<Output = Result<Option<T>, StoreError>> + Send + 'static,
+    {
+        let mut keys = keys;
+        let mut running = tokio::task::JoinSet::new();
+        let mut found = Vec::new();
+        loop {
+            while running.len() < CONCURRENT_QUERIES
+                && let Some(key) = keys.next()
+            {
+                running.spawn(query(self.clone(), key));
+            }
+            let Some(joined) = running.join_next().await else {
+                return Ok(found);
+            };
+            let answer = joined
+                .map_err(|e| StoreError::Unavailable(format!("{what} did not finish: {e}")))??;
+            found.extend(answer);
+        }
+    }
+
+    /// A consistent query of one aggregate's events, oldest first, counted.
+    fn events_of(
+        &self,
+        aggregate_id: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         RequestCounts::add(&self.counts.query, 1);
-        let answer = self
-            .client
+        self.client
             .query()
             .table_name(&self.tables.events)
             .key_condition_expression("pk = :aggregate")
-            .expression_attribute_values(":aggregate", s(aggregate_id.to_owned()))
+            .expression_attribute_values(":aggregate", s(aggregate_id))
+            .consistent_read(true)
+    }
+
+    /// The newest event of one aggregate, if it has any.
+    async fn last_event(&self, aggregate_id: &str) -> Result<Option<Event>, StoreError> {
+        let answer = self
+            .events_of(aggregate_id)
             .scan_index_forward(false)
             .limit(1)
-            .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error(&format!("reading the newest event of {aggregate_id}"), e))?;
@@ -1945,14 +1985,8 @@ impl EventStore for DynamoStore {
         let mut events = Vec::new();
         let mut start = None;
         loop {
-            RequestCounts::add(&self.counts.query, 1);
             let answer = self
-                .client
-                .query()
-                .table_name(&self.tables.events)
-                .key_condition_expression("pk = :aggregate")
-                .expression_attribute_values(":aggregate", s(aggregate_id))
-                .consistent_read(true)
+                .events_of(aggregate_id)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -1973,24 +2007,12 @@ impl EventStore for DynamoStore {
     /// [`CONCURRENT_QUERIES`] at a time.
     async fn last_events(&self, aggregate_ids: &[String]) -> Result<Vec<Event>, StoreError> {
         let wanted: HashSet<&String> = aggregate_ids.iter().collect();
-        let mut pending = wanted.into_iter().cloned();
-        let mut running = tokio::task::JoinSet::new();
-        let mut events = Vec::new();
-        loop {
-            while running.len() < CONCURRENT_QUERIES
-                && let Some(aggregate_id) = pending.next()
-            {
-                let store = self.clone();
-                running.spawn(async move { store.last_event(&aggregate_id).await });
-            }
-            let Some(joined) = running.join_next().await else {
-                return Ok(events);
-            };
-            let found = joined.map_err(|e| {
-                StoreError::Unavailable(format!("a query for an event head did not finish: {e}"))
-            })??;
-            events.extend(found);
-        }
+        self.query_each(
+            wanted.into_iter().cloned(),
+            "a query for an event head",
+            |store, id| async move { store.last_event(&id).await },
+        )
+        .await
     }
 
     async fn feed(&self, after: u64, limit: u32) -> Result<Vec<(u64, Event)>, StoreError> {
@@ -2075,26 +2097,13 @@ impl CollectionStore for DynamoStore {
         end_to_end_ids: &[String],
     ) -> Result<Vec<Collection>, StoreError> {
         let wanted: HashSet<&String> = end_to_end_ids.iter().collect();
-        let mut pending = wanted.iter().map(|id| (*id).clone());
-        let mut running = tokio::task::JoinSet::new();
-        let mut ids = Vec::new();
-        loop {
-            while running.len() < CONCURRENT_QUERIES
-                && let Some(end_to_end_id) = pending.next()
-            {
-                let store = self.clone();
-                running.spawn(
-                    async move { store.collection_id_by_end_to_end_id(&end_to_end_id).await },
-                );
-            }
-            let Some(joined) = running.join_next().await else {
-                break;
-            };
-            let found = joined.map_err(|e| {
-                StoreError::Unavailable(format!("a query by EndToEndId did not finish: {e}"))
-            })??;
-            ids.extend(found);
-        }
+        let ids = self
+            .query_each(
+                wanted.iter().map(|id| (*id).clone()),
+                "a query by EndToEndId",
+                |store, id| async move { store.collection_id_by_end_to_end_id(&id).await },
+            )
+            .await?;
         let collections: Vec<Collection> = self
             .get_bodies(&self.tables.collections, &ids, "collection")
             .await?;
