@@ -24,9 +24,6 @@
 //! between sends a notice twice, never not at all.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
@@ -210,7 +207,7 @@ async fn run(
         for plan in &page.items {
             if let Some(id) = &plan.mandate_id
                 && (written_mandates.contains(id)
-                    || in_flight.as_ref().is_some_and(|f| f.keys.contains(id)))
+                    || in_flight.as_ref().is_some_and(|f| f.writes(id)))
             {
                 if let Some(landing) = in_flight.take() {
                     written_mandates.extend(landing.keys.iter().cloned());
@@ -245,8 +242,7 @@ async fn run(
             }
             in_flight = Some(
                 InFlight::start(
-                    ports,
-                    std::mem::take(&mut works),
+                    commit_grouped(ports, std::mem::take(&mut works)),
                     std::mem::take(&mut written_mandates),
                 )
                 .await,
@@ -965,9 +961,9 @@ async fn settle_collections(
         let mut mandates = mandates_by_id(ports, &mandate_ids).await?;
         for group in due.chunk_by(|a, b| a.plan_id == b.plan_id) {
             let first = group[0];
-            let in_flight_writes = in_flight.as_ref().is_some_and(|f| {
-                f.keys.contains(&first.plan_id.0) || f.keys.contains(&first.mandate_id.0)
-            });
+            let in_flight_writes = in_flight
+                .as_ref()
+                .is_some_and(|f| f.writes(&first.plan_id.0) || f.writes(&first.mandate_id.0));
             if in_flight_writes
                 || pending_plans.contains(&first.plan_id.0)
                 || pending_mandates.contains(&first.mandate_id.0)
@@ -1011,7 +1007,8 @@ async fn settle_collections(
             }
             let mut keys = std::mem::take(&mut pending_plans);
             keys.extend(std::mem::take(&mut pending_mandates));
-            in_flight = Some(InFlight::start(ports, std::mem::take(&mut works), keys).await);
+            let commit = commit_grouped(ports, std::mem::take(&mut works));
+            in_flight = Some(InFlight::start(commit, keys).await);
         }
         if let Some(flight) = &mut in_flight {
             flight.push_on().await;
@@ -1035,52 +1032,8 @@ fn count_settled(committed: Vec<PlanWork>, report: &mut DailyReport) {
     }
 }
 
-/// The commit of a group of works, going on while the job reads and works out the next
-/// plans: its first poll starts the store's commit (the embedded store runs it on a thread of
-/// its own), later polls let it go on without waiting for it.
-struct InFlight<'a> {
-    commit: Pin<Box<dyn Future<Output = Result<Vec<PlanWork>, UseCaseError>> + Send + 'a>>,
-    /// The commit's outcome, once a poll found it ready.
-    done: Option<Result<Vec<PlanWork>, UseCaseError>>,
-    /// The ids of what the group writes that a later work may read again (its mandates; in
-    /// settlement its plans too).
-    keys: HashSet<String>,
-}
-
-impl<'a> InFlight<'a> {
-    async fn start(ports: &'a Ports, works: Vec<PlanWork>, keys: HashSet<String>) -> Self {
-        let mut flight = Self {
-            commit: Box::pin(commit_grouped(ports, works)),
-            done: None,
-            keys,
-        };
-        flight.push_on().await;
-        flight
-    }
-
-    /// Lets the commit go on as far as it can without waiting for it.
-    async fn push_on(&mut self) {
-        if self.done.is_some() {
-            return;
-        }
-        let commit = &mut self.commit;
-        self.done = std::future::poll_fn(|cx| {
-            Poll::Ready(match commit.as_mut().poll(cx) {
-                Poll::Ready(outcome) => Some(outcome),
-                Poll::Pending => None,
-            })
-        })
-        .await;
-    }
-
-    /// Waits for the commit and answers the committed works.
-    async fn landed(self) -> Result<Vec<PlanWork>, UseCaseError> {
-        match self.done {
-            Some(outcome) => outcome,
-            None => self.commit.await,
-        }
-    }
-}
+/// A group of works being committed while the job reads and works out the next plans.
+type InFlight<'a> = group_commit::InFlight<'a, Result<Vec<PlanWork>, UseCaseError>>;
 
 /// The stored mandates of `ids`, by id, in one read.
 async fn mandates_by_id(

@@ -17,6 +17,12 @@
 //! would not fit is closed and committed first. A unit too large even alone makes a group of its
 //! own, and its commit gets the store's error, as without grouping.
 
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
+
 use tracing::debug;
 
 use crate::error::StoreError;
@@ -224,6 +230,63 @@ pub async fn commit_in_groups<U: Unit>(
         outcome.refused.extend(done.refused);
     }
     Ok(outcome)
+}
+
+/// A group's commit started and not waited for, so the caller reads and builds the next group
+/// meanwhile: the first poll starts the store's commit (the embedded store runs it on a thread of
+/// its own), [`Self::push_on`] lets it go on, [`Self::landed`] waits for its outcome. A store
+/// whose commit goes on only while polled (DynamoDB's requests) gains nothing, and loses nothing.
+pub struct InFlight<'a, T> {
+    /// In a mutex only so that a value holding it can be `Sync` (a boxed future is not); it is
+    /// reached through `&mut self` and never locked.
+    commit: Mutex<Pin<Box<dyn Future<Output = T> + Send + 'a>>>,
+    /// The ids of what the group writes (collections, plans, mandates) that later work may
+    /// have read before the commit: such work waits for it to land and reads them again.
+    pub keys: HashSet<String>,
+}
+
+impl<'a, T: Send + 'a> InFlight<'a, T> {
+    /// Starts `commit`, of a group that writes `keys`.
+    pub async fn start(commit: impl Future<Output = T> + Send + 'a, keys: HashSet<String>) -> Self {
+        let mut flight = Self {
+            commit: Mutex::new(Box::pin(commit)),
+            keys,
+        };
+        flight.push_on().await;
+        flight
+    }
+
+    /// Lets the commit go on as far as it can without waiting for it.
+    pub async fn push_on(&mut self) {
+        let commit = self
+            .commit
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ready = std::future::poll_fn(|cx| {
+            Poll::Ready(match commit.as_mut().poll(cx) {
+                Poll::Ready(outcome) => Some(outcome),
+                Poll::Pending => None,
+            })
+        })
+        .await;
+        if let Some(outcome) = ready {
+            // Kept for `landed`: a finished future is not polled again.
+            *commit = Box::pin(std::future::ready(outcome));
+        }
+    }
+
+    /// Whether the group writes `key`.
+    pub fn writes(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// Waits for the commit and answers its outcome.
+    pub async fn landed(self) -> T {
+        self.commit
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -32,8 +32,6 @@
 //! cannot fix is `in_dunning`, and `defaulted` after the creditor's `default_after_days`.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -49,7 +47,7 @@ use crate::collection::{Collection, CollectionStatus, RTransaction, Task, TaskSt
 use crate::creditor::{Creditor, CreditorId, Language};
 use crate::error::StoreError;
 use crate::events::Event;
-use crate::group_commit::{Group, GroupOutcome, Unit};
+use crate::group_commit::{Group, GroupOutcome, InFlight, Unit};
 use crate::i18n::{fill, format_amount, format_date, texts};
 use crate::mandate::{Mandate, MandateId, MandateStatus};
 use crate::plan::{InstalmentStatus, Plan, PlanId, PlanStatus};
@@ -177,8 +175,7 @@ pub async fn apply_report(
         group_limit: 1,
         plans: HashMap::new(),
         mandates: HashMap::new(),
-        in_flight: std::sync::Mutex::new(None),
-        in_flight_keys: HashSet::new(),
+        in_flight: None,
     };
     if let Err(e) = run.apply_items(items).await {
         // What the group in flight committed is told to the people it concerns all the same:
@@ -382,19 +379,11 @@ struct ReportRun<'a> {
     /// as the plans are.
     mandates: HashMap<String, (Mandate, Option<Event>)>,
     /// The group sent to the store before this one, committing while the next changes are
-    /// read and built ([`Self::send_group`]); its people are told once it has landed.
-    /// In a mutex only to make the run `Sync` (its `&self` methods are awaited in a `Send`
-    /// future); it is reached through `&mut self`, never locked.
-    in_flight: std::sync::Mutex<Option<Committing<'a>>>,
-    /// The collections, plans and mandates the group in flight writes: a change to one of them
-    /// waits for it to land, and what was read ahead of them is read again.
-    in_flight_keys: HashSet<String>,
+    /// read and built ([`Self::send_group`]); its people are told once it has landed. A change
+    /// to a collection, plan or mandate it writes waits for it, and what was read ahead of them
+    /// is read again.
+    in_flight: Option<InFlight<'a, Result<GroupOutcome<Change<'a>>, StoreError>>>,
 }
-
-/// A group's commit, going on while it is not awaited (the embedded store runs it on a thread
-/// of its own once it is first polled).
-type Committing<'a> =
-    Pin<Box<dyn Future<Output = Result<GroupOutcome<Change<'a>>, StoreError>> + Send + 'a>>;
 
 /// One item's change to one collection: its writes, and what follows their commit.
 struct Change<'a> {
@@ -519,7 +508,9 @@ impl<'a> ReportRun<'a> {
             collection.plan_id.0.clone(),
             collection.mandate_id.0.clone(),
         ];
-        if keys.iter().any(|key| self.in_flight_keys.contains(key)) {
+        if let Some(flight) = &self.in_flight
+            && keys.iter().any(|key| flight.writes(key))
+        {
             self.land().await?;
         }
         if keys.iter().any(|key| self.group_keys.contains(key)) {
@@ -575,44 +566,26 @@ impl<'a> ReportRun<'a> {
             return Ok(());
         }
         self.land().await?;
-        self.in_flight_keys = std::mem::take(&mut self.group_keys);
         self.group_limit = (self.group_limit * 2).min(GROUP);
         let group = std::mem::take(&mut self.group);
-        let store = self.ports.transactions.as_ref();
-        let mut commit: Committing<'a> = Box::pin(group.commit_owned_group(store));
-        // The first poll starts the commit; its outcome waits for `land`.
-        let started = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(match commit.as_mut().poll(cx) {
-                std::task::Poll::Ready(outcome) => Some(outcome),
-                std::task::Poll::Pending => None,
-            })
-        })
-        .await;
-        *self.in_flight_mut() = Some(match started {
-            Some(outcome) => Box::pin(std::future::ready(outcome)),
-            None => commit,
-        });
+        let commit = group.commit_owned_group(self.ports.transactions.as_ref());
+        let keys = std::mem::take(&mut self.group_keys);
+        self.in_flight = Some(InFlight::start(commit, keys).await);
         Ok(())
-    }
-
-    fn in_flight_mut(&mut self) -> &mut Option<Committing<'a>> {
-        self.in_flight
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits for the group in flight, builds its refused changes again, and tells the people
     /// about its committed ones. What was read ahead of its collections, plans and mandates is
     /// dropped, to be read again as the commit left them.
     async fn land(&mut self) -> Result<(), UseCaseError> {
-        let Some(commit) = self.in_flight_mut().take() else {
+        let Some(flight) = self.in_flight.take() else {
             return Ok(());
         };
-        let outcome = commit.await?;
-        for key in std::mem::take(&mut self.in_flight_keys) {
+        for key in &flight.keys {
             self.plans.remove(&PlanId(key.clone()));
-            self.mandates.remove(&key);
+            self.mandates.remove(key);
         }
+        let outcome = flight.landed().await?;
         let mut committed = outcome.committed;
         for (change, reason) in outcome.refused {
             if let Some(change) = self.retry_alone(change, reason).await? {

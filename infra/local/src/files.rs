@@ -108,18 +108,27 @@ fn io_error(what: &str, key: &str, error: io::Error) -> StoreError {
     StoreError::Unavailable(format!("{what} {key:?} failed: {error}"))
 }
 
-/// Runs blocking file work on Tokio's blocking pool, so a slow disk never stalls a runtime
-/// worker; a panic inside surfaces in the caller.
+/// Runs blocking work (files, the database) on Tokio's blocking pool, so a slow disk never
+/// stalls a runtime worker. A panic inside surfaces in the caller, as it would without the
+/// thread hop; a cancelled task is an unavailable store, named by `task`.
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    task: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(answer) => Ok(answer),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "the {task} task was cancelled: {e}"
+        ))),
+    }
+}
+
+/// Runs blocking file work on the blocking pool ([`on_blocking_pool`]).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(StoreError::Unavailable(format!(
-            "the file task was cancelled: {e}"
-        ))),
-    }
+    on_blocking_pool("file", work).await?
 }
 
 /// Tells the temporary files of concurrent writes in this process apart.

@@ -18,7 +18,9 @@ use mail_builder::headers::address::Address;
 use tranche_domain::ports::{Clock, Email, MailError, Mailbox, Mailer};
 use tranche_domain::secrets::random_id;
 
-use crate::files::{FolderSyncs, write_all_atomically, write_atomically_sharing_sync};
+use crate::files::{
+    FolderSyncs, on_blocking_pool, write_all_atomically, write_atomically_sharing_sync,
+};
 
 /// The right-hand side of every Message-ID. The outbox never hands a message to another
 /// server, so the reserved `.invalid` domain says so rather than borrowing a real one.
@@ -70,6 +72,20 @@ impl OutboxMailer {
     /// The folder the `.eml` files are in.
     pub fn folder(&self) -> &Path {
         &self.folder
+    }
+}
+
+/// Runs a write of `what` into the outbox on the blocking pool ([`on_blocking_pool`]).
+async fn write_on_pool(
+    what: &str,
+    write: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> Result<(), MailError> {
+    match on_blocking_pool("outbox", write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(MailError(format!(
+            "{what} could not be written to the outbox: {e}"
+        ))),
+        Err(cancelled) => Err(MailError(cancelled.to_string())),
     }
 }
 
@@ -126,20 +142,10 @@ impl Mailer for OutboxMailer {
         let path = self.folder.join(file_name(sent_at, &message_id));
 
         let syncs = Arc::clone(&self.syncs);
-        let written = tokio::task::spawn_blocking(move || {
+        write_on_pool("the e-mail", move || {
             write_atomically_sharing_sync(&path, &bytes, &syncs)
         })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(MailError(format!(
-                    "the e-mail could not be written to the outbox: {e}"
-                )));
-            }
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => return Err(MailError(format!("the outbox task was cancelled: {e}"))),
-        }
+        .await?;
         tracing::info!(
             message_id = %message_id,
             attachments = email.attachments.len(),
@@ -171,21 +177,14 @@ impl Mailer for OutboxMailer {
         }
         let folder = self.folder.clone();
         let syncs = Arc::clone(&self.syncs);
-        let written =
-            tokio::task::spawn_blocking(move || write_all_atomically(&folder, &files, &syncs))
-                .await;
-        let failure = match written {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!(
-                "the e-mails could not be written to the outbox: {e}"
-            )),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Some(format!("the outbox task was cancelled: {e}")),
-        };
-        if let Some(failure) = failure {
+        let written = write_on_pool("the e-mails", move || {
+            write_all_atomically(&folder, &files, &syncs)
+        })
+        .await;
+        if let Err(failure) = written {
             return outcomes
                 .into_iter()
-                .map(|o| o.and(Err(MailError(failure.clone()))))
+                .map(|o| o.and(Err(MailError(failure.0.clone()))))
                 .collect();
         }
         tracing::info!(

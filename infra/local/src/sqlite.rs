@@ -37,6 +37,8 @@ use tranche_domain::ports::{
     TransactionalStore, Write,
 };
 
+use crate::files::on_blocking_pool;
+
 /// The largest page a list call answers, whatever it asks for.
 pub const MAX_PAGE_SIZE: u32 = 500;
 
@@ -321,21 +323,15 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let reader = Arc::clone(&self.reader);
-        let task = tokio::task::spawn_blocking(move || {
+        on_blocking_pool("database", move || {
             let connection = reader.lock().unwrap_or_else(PoisonError::into_inner);
             let context = |e| sqlite_error("reading a snapshot", e);
             let snapshot = connection.unchecked_transaction().map_err(context)?;
             let read = work(&snapshot)?;
             snapshot.commit().map_err(context)?;
             Ok(read)
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(StoreError::Unavailable(format!(
-                "the database task was cancelled: {e}"
-            ))),
-        }
+        })
+        .await?
     }
 
     /// Runs `work` with the connection on the blocking pool. A panic inside `work` is resumed
@@ -346,19 +342,13 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
-        let task = tokio::task::spawn_blocking(move || {
+        on_blocking_pool("database", move || {
             // A panic while the lock was held cannot leave a transaction half-applied: rusqlite
             // rolls back an open transaction when it is dropped during unwinding.
             let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
             work(&mut connection)
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(StoreError::Unavailable(format!(
-                "the database task was cancelled: {e}"
-            ))),
-        }
+        })
+        .await?
     }
 }
 
@@ -1117,22 +1107,14 @@ impl TransactionalStore for SqliteStore {
     /// the transaction runs (the daily job works out its next plans meanwhile).
     async fn commit_owned(&self, writes: Vec<Write>) -> (Vec<Write>, Result<(), StoreError>) {
         let connection = Arc::clone(&self.connection);
-        let task = tokio::task::spawn_blocking(move || {
+        let task = on_blocking_pool("database", move || {
             let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
             let committed = commit_writes(&mut connection, &writes);
             (writes, committed)
         });
-        match task.await {
-            Ok(answer) => answer,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // A cancelled task dropped the writes with it: nothing was committed.
-            Err(e) => (
-                Vec::new(),
-                Err(StoreError::Unavailable(format!(
-                    "the database task was cancelled: {e}"
-                ))),
-            ),
-        }
+        // A cancelled task dropped the writes with it: nothing was committed.
+        task.await
+            .unwrap_or_else(|cancelled| (Vec::new(), Err(cancelled)))
     }
 }
 
@@ -1272,28 +1254,24 @@ impl EventStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.run(move |connection| {
+        // One step down the (aggregate_id, seq) index each, in one snapshot.
+        self.read(move |connection| {
             let context = |e| sqlite_error("reading the newest events of aggregates", e);
-            // One step down the (aggregate_id, seq) index each, under one read transaction.
-            let transaction = connection.transaction().map_err(context)?;
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq DESC LIMIT 1",
+                )
+                .map_err(context)?;
             let mut events = Vec::with_capacity(ids.len());
-            {
-                let mut statement = transaction
-                    .prepare_cached(
-                        "SELECT body FROM events WHERE aggregate_id = ?1 ORDER BY seq DESC LIMIT 1",
-                    )
+            for id in &ids {
+                let body: Option<String> = statement
+                    .query_row([id], |row| row.get(0))
+                    .optional()
                     .map_err(context)?;
-                for id in &ids {
-                    let body: Option<String> = statement
-                        .query_row([id], |row| row.get(0))
-                        .optional()
-                        .map_err(context)?;
-                    if let Some(body) = body {
-                        events.push(from_json("event", &body)?);
-                    }
+                if let Some(body) = body {
+                    events.push(from_json("event", &body)?);
                 }
             }
-            transaction.commit().map_err(context)?;
             Ok(events)
         })
         .await
